@@ -1,0 +1,1 @@
+"""Command-line interfaces: thin layers over the documented library functions."""

@@ -1,0 +1,30 @@
+"""The `toptag` command: the top-tagging pipeline (jets -> ROOT -> taggers -> template fit)."""
+
+import typer
+
+from inference.cli import jets_cmd, tagger_cmd, tagger_fit_cmd
+from inference.cli.common import STUB_SETTINGS, VersionOption
+
+app = typer.Typer(
+    name="toptag",
+    help="Top tagging: Pythia 8 jets in ROOT files, Lorentz-equivariant taggers and HMC template fits.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(version: VersionOption = False) -> None:
+    """Top tagging: Pythia 8 jets in ROOT files, Lorentz-equivariant taggers and HMC template fits."""
+
+
+app.command("generate", context_settings=STUB_SETTINGS)(jets_cmd.generate)
+app.command("train", context_settings=STUB_SETTINGS)(tagger_cmd.train)
+app.command("evaluate", context_settings=STUB_SETTINGS)(tagger_cmd.evaluate)
+app.command("predict", context_settings=STUB_SETTINGS)(tagger_cmd.predict)
+app.command("fit", context_settings=STUB_SETTINGS)(tagger_fit_cmd.fit)
+
+
+def main() -> None:
+    """Entry point of the `toptag` console script."""
+    app()
