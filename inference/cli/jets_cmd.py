@@ -41,3 +41,19 @@ def generate(
         f"{report.chunks_reused} reused | acceptance {acceptance:.3f} | {rate:.0f} jets per CPU second | "
         f"{report.wall_seconds:.1f} s"
     )
+
+
+@user_errors
+def mix(
+    signal: Annotated[Path, typer.Option("--signal", help="ROOT file of signal (top) jets.")],
+    background: Annotated[Path, typer.Option("--background", help="ROOT file of background (QCD) jets.")],
+    fraction: Annotated[float, typer.Option("--fraction", help="Signal fraction of the mixed sample.")],
+    n: Annotated[int, typer.Option("--n", help="Number of jets in the mixed sample.")],
+    out: Annotated[Path, typer.Option("--out", help="ROOT file to write.")],
+    seed: SeedOption = 0,
+) -> None:
+    """Draw a mixed sample with a known signal fraction (the data of `toptag fit`) from two jet files."""
+    from catalogs.jet_mixing import mix_jet_samples
+
+    report = mix_jet_samples(signal, background, fraction=fraction, n_jets=n, out=out, seed=seed)
+    print(f"{report.n_signal} signal + {report.n_background} background jets -> {report.path}")

@@ -23,6 +23,7 @@ app.command("train", context_settings=STUB_SETTINGS)(tagger_cmd.train)
 app.command("evaluate", context_settings=STUB_SETTINGS)(tagger_cmd.evaluate)
 app.command("predict", context_settings=STUB_SETTINGS)(tagger_cmd.predict)
 app.command("fit", context_settings=STUB_SETTINGS)(tagger_fit_cmd.fit)
+app.command("mix")(jets_cmd.mix)
 
 
 def main() -> None:

@@ -1,0 +1,148 @@
+# The intrinsic-alignment chain. Parameters: config["ia"].
+IA = config["ia"]
+IA_OUT = f"{OUT}/ia"
+
+
+rule ia_all:
+    input:
+        f"{IA_OUT}/report/metrics.json",
+        f"{IA_OUT}/validation/coverage.json",
+        f"{IA_OUT}/fit/summary.json",
+
+
+rule halos:
+    output:
+        f"{IA_OUT}/halos.h5",
+    log:
+        f"{OUT}/logs/halos.log",
+    params:
+        preset=IA["halo_preset"],
+        seed=SEED,
+        device=config["device"],
+    threads: 2
+    resources:
+        mem_mb=IA.get("halos_mem_mb", 8000),
+        runtime=60,
+    conda:
+        "../envs/iaemu.yaml"
+    shell:
+        "iaemu halos build --preset {params.preset} --out {output} --seed {params.seed} "
+        "--device {params.device} --quiet > {log} 2>&1"
+
+
+rule mocks:
+    input:
+        f"{IA_OUT}/halos.h5",
+    output:
+        f"{IA_OUT}/mocks_{{split}}.h5",
+    log:
+        f"{OUT}/logs/mocks_{{split}}.log",
+    wildcard_constraints:
+        split="train|test",
+    params:
+        n_points=lambda w: IA["n_points"][w.split],
+        realisations=IA["realisations"],
+        seed=lambda w: SEED + {"train": 0, "test": 1}[w.split],
+    threads: IA.get("mock_workers", 2)
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../envs/iaemu.yaml"
+    shell:
+        "iaemu simulate --halos {input} --n-points {params.n_points} --realisations {params.realisations} "
+        "--out {output} --workers {threads} --seed {params.seed} --quiet > {log} 2>&1"
+
+
+rule train_emulator:
+    input:
+        f"{IA_OUT}/mocks_train.h5",
+    output:
+        directory(f"{IA_OUT}/emulator"),
+    log:
+        f"{OUT}/logs/train_emulator.log",
+    params:
+        ensemble=IA["ensemble"],
+        epochs=IA["epochs"],
+        device=config["device"],
+        seed=SEED,
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=int(config["device"] == "cuda"),
+    conda:
+        "../envs/iaemu.yaml"
+    shell:
+        "iaemu train {input} --out {output} --ensemble {params.ensemble} --epochs {params.epochs} "
+        "--device {params.device} --seed {params.seed} --quiet > {log} 2>&1"
+
+
+rule evaluate_emulator:
+    input:
+        emulator=f"{IA_OUT}/emulator",
+        test=f"{IA_OUT}/mocks_test.h5",
+    output:
+        f"{IA_OUT}/report/metrics.json",
+    log:
+        f"{OUT}/logs/evaluate_emulator.log",
+    conda:
+        "../envs/iaemu.yaml"
+    shell:
+        "iaemu evaluate {input.emulator} {input.test} --out $(dirname {output}) > {log} 2>&1"
+
+
+rule validate_emulator:
+    input:
+        emulator=f"{IA_OUT}/emulator",
+        test=f"{IA_OUT}/mocks_test.h5",
+    output:
+        f"{IA_OUT}/validation/coverage.json",
+    log:
+        f"{OUT}/logs/validate_emulator.log",
+    params:
+        n_injections=IA["n_injections"],
+        seed=SEED,
+    threads: 1
+    conda:
+        "../envs/iaemu.yaml"
+    shell:
+        "iaemu validate {input.emulator} {input.test} --n-injections {params.n_injections} "
+        "--out $(dirname {output}) --seed {params.seed} --quiet > {log} 2>&1"
+
+
+rule observation_from_mock:
+    input:
+        f"{IA_OUT}/mocks_test.h5",
+    output:
+        f"{IA_OUT}/observation.h5",
+    log:
+        f"{OUT}/logs/observation.log",
+    params:
+        row=IA["observation_row"],
+    conda:
+        "../envs/iaemu.yaml"
+    shell:
+        "iaemu observation from-mock {input} --row {params.row} --out {output} > {log} 2>&1"
+
+
+rule fit_observation:
+    input:
+        emulator=f"{IA_OUT}/emulator",
+        observation=f"{IA_OUT}/observation.h5",
+    output:
+        f"{IA_OUT}/fit/summary.json",
+    log:
+        f"{OUT}/logs/fit_observation.log",
+    params:
+        chains=IA["chains"],
+        warmup=IA["warmup"],
+        samples=IA["samples"],
+        seed=SEED,
+    threads: 1
+    conda:
+        "../envs/iaemu.yaml"
+    shell:
+        "iaemu fit --tng {input.observation} --emulator {input.emulator} --out $(dirname {output}) "
+        "--chains {params.chains} --warmup {params.warmup} --samples {params.samples} "
+        "--seed {params.seed} --quiet > {log} 2>&1"
