@@ -1,15 +1,86 @@
 """`iaemu train` and `iaemu evaluate`: the IA emulator (issue #9)."""
 
-from inference.cli.common import not_built, user_errors
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from catalogs.errors import InputError
+from inference.cli.common import DeviceOption, QuietOption, SeedOption, user_errors
+
+DropNanOption = Annotated[bool, typer.Option("--drop-nan", help="Exclude (and count) rows holding NaN "
+                                             "instead of refusing the dataset.")]
+
+
+def _excluded_line(excluded: dict) -> str:
+    return "excluded: " + ", ".join(f"{k} {v}" for k, v in excluded.items())
+
+
+def _no_extra_args(ctx: typer.Context) -> None:
+    """The commands are registered with lenient settings (for the stubs); refuse what they do not know."""
+    if ctx.args:
+        raise InputError(f"command line: unexpected arguments {' '.join(ctx.args)}")
 
 
 @user_errors
-def train() -> None:
+def train(
+    ctx: typer.Context,
+    mocks: Annotated[Path, typer.Argument(help="Mock dataset (HDF5, DESIGN.md 3.1).")],
+    out: Annotated[Path, typer.Option("--out", help="Artifact directory (emulator.json + weights).")],
+    ensemble: Annotated[int, typer.Option("--ensemble", help="Members of the deep ensemble.")] = 5,
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs per member.")] = 400,
+    mc_dropout: Annotated[bool, typer.Option("--mc-dropout", help="One network with MC dropout instead of "
+                                             "a deep ensemble (--ensemble is then ignored).")] = False,
+    device: DeviceOption = "auto",
+    seed: SeedOption = 0,
+    drop_nan: DropNanOption = False,
+    quiet: QuietOption = False,
+) -> None:
     """Train the IA emulator (mean, aleatoric and epistemic uncertainty) on a mock dataset."""
-    not_built("iaemu train", 9)
+    from emulators.ia_train import EmulatorSettings, train_to_artifact
+
+    _no_extra_args(ctx)
+
+    base = EmulatorSettings()
+    settings = replace(base, members=ensemble, epistemic="mc_dropout" if mc_dropout else "ensemble",
+                       train=replace(base.train, epochs=epochs, device=device, seed=seed))
+    emulator = train_to_artifact(mocks, out, settings, drop_nan=drop_nan, quiet=quiet)
+    metrics = emulator.meta["test_metrics"] or {}
+    print(_excluded_line(emulator.meta["data"]["excluded"]))
+    for name, m in metrics.items():
+        print(f"{name}: median |Δ|/σ_mean {m['median_abs_err_over_sigma_mean']:.3f}, "
+              f"68% coverage {m['coverage_68']:.3f} (held-out test rows)")
+    print(f"wrote {out}")
 
 
 @user_errors
-def evaluate() -> None:
+def evaluate(
+    ctx: typer.Context,
+    emulator: Annotated[Path, typer.Argument(help="Artifact directory written by `iaemu train`.")],
+    test: Annotated[Path, typer.Argument(help="Mock dataset (if the training file: its held-out rows).")],
+    out: Annotated[Path, typer.Option("--out", help="Report directory: metrics.json and plots.")],
+    device: DeviceOption = "cpu",
+    seed: SeedOption = 0,
+    drop_nan: DropNanOption = False,
+    quiet: QuietOption = False,
+) -> None:
     """Evaluate a trained emulator on held-out mocks: metrics.json and plots."""
-    not_built("iaemu evaluate", 9)
+    from emulators.evaluate import evaluate_artifact
+    from emulators.trainer import resolve_device
+
+    _no_extra_args(ctx)
+
+    metrics = evaluate_artifact(emulator, test, out, drop_nan=drop_nan,
+                                device=resolve_device(device), mc_seed=seed)
+    if not quiet:
+        for name, m in metrics["summary"].items():
+            print(f"{name}: median |Δ|/σ_mean {m['median_abs_err_over_sigma_mean']:.3f}, "
+                  f"68% coverage {m['coverage_68']:.3f}, 95% coverage {m['coverage_95']:.3f}")
+        xi = metrics["summary"]["xi"]["abs_err_over_xi"]["p50"]
+        ref = metrics["reference"]["median_abs_err_over_xi"]
+        print(f"xi: median |Δ|/ξ {xi:.4f} (IAEmu: {ref}) on {metrics['rows']} rows")
+        print(_excluded_line(metrics["excluded"]))
+    print(f"wrote {out}")
