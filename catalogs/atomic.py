@@ -56,6 +56,7 @@ def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or "."))
     try:
         yield tmp
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes the folder private (0700)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

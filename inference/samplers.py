@@ -1,0 +1,347 @@
+"""Samplers shared by every fit: numpyro NUTS and emcee on one JAX log-density (DESIGN.md 4.4).
+
+Both accept either a numpyro model (a function of `model_args`/`model_kwargs` with `numpyro.sample`
+sites) or a :class:`LogDensity` (a JAX log-density of a dict of unconstrained parameters), and both return
+a :class:`SamplerResult`::
+
+    run_nuts(target, *, model_args=(), model_kwargs=None, chains=4, warmup=500, samples=1000,
+             target_accept=0.8, max_tree_depth=10, dense_mass=False, seed=0, init=None,
+             batch=False, quiet=False) -> SamplerResult
+    run_emcee(target, *, model_args=(), model_kwargs=None, init=None, walkers=32, steps=2000,
+              burn=500, thin=1, init_scale=1e-2, seed=0, quiet=False) -> SamplerResult
+    model_log_density(model, model_args=(), model_kwargs=None, init=None, seed=0) -> (LogDensity, start)
+
+NUTS runs its chains vectorised (`jax.vmap`, numpyro's chain_method="vectorized"): on a CPU one XLA device
+runs them all, so numpyro's "parallel" is not needed. The sampler is our own loop over numpyro's NUTS
+kernel: one program for the initialisation and one for a chunk of iterations are compiled ahead of time
+(their compile time is measured apart from the run), and the chunks run under a progress bar. The data
+enter as arguments, never as closures, so `batch=True` fits many datasets (model_args with a leading batch
+axis, e.g. Poisson toys) in one compiled program; compiled programs are kept per target, settings and
+argument shapes, so a second fit of new data of the same shapes compiles nothing. Gradient counts cover
+warm-up and sampling (not the few evaluations of the initial step-size search).
+
+Precision policy: nothing here turns on `jax_enable_x64`; float32 is the default for every fit, and the
+likelihoods are written to be accurate in it. A caller that needs float64 enables it before building the
+model and the samplers follow the dtype of the parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from catalogs.errors import InputError
+from catalogs.progress import progress
+
+Params = dict[str, Any]
+
+
+class LogDensity(NamedTuple):
+    """A target given directly: `fn(params) -> log density` (up to a constant) of unconstrained params.
+
+    `constrain` maps unconstrained params to the reported ones (e.g. `exp` of a log-scale parameter);
+    None reports them as they are.
+    """
+
+    fn: Callable[[Params], Any]
+    constrain: Callable[[Params], Params] | None = None
+
+
+@dataclass
+class SamplerResult:
+    """Draws and bookkeeping of one sampler run.
+
+    samples: parameter name -> array (chains, draws, *shape); with `batch` datasets (batch, chains, draws,
+    *shape). sample_stats: name -> (chains, draws) (NUTS: diverging, num_steps, accept_prob, energy,
+    step_size; emcee: lp, diverging all False, num_steps 1). wall_time_s: running time without
+    compilation; compile_time_s: ahead-of-time compilation of the sampler programs. n_gradient_evals: log-
+    density gradients (NUTS leapfrog steps, warm-up included; 0 for emcee); n_density_evals: log-density
+    evaluations. settings: what the sampler was asked to do.
+    """
+
+    sampler: str
+    samples: dict[str, np.ndarray]
+    sample_stats: dict[str, np.ndarray]
+    wall_time_s: float
+    compile_time_s: float
+    n_gradient_evals: int
+    n_density_evals: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def batch(self) -> int | None:
+        """Number of datasets of a batched run; None for a single dataset."""
+        return self.settings.get("batch")
+
+    def item(self, index: int) -> SamplerResult:
+        """The run of dataset `index` of a batched run (timings and counts are those of the whole batch)."""
+        if self.batch is None:
+            raise ValueError("item() needs a batched result")
+        pick = {k: v[index] for k, v in self.samples.items()}
+        stats = {k: v[index] for k, v in self.sample_stats.items()}
+        settings = {**self.settings, "batch": None, "batch_index": index}
+        return SamplerResult(self.sampler, pick, stats, self.wall_time_s, self.compile_time_s,
+                             self.n_gradient_evals, self.n_density_evals, settings)
+
+
+def _aot(fn: Callable[..., Any], *args: Any) -> tuple[Callable[..., Any], float]:
+    """Compile `fn` for `args` ahead of time; return the compiled program and the seconds it took."""
+    start = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    return compiled, time.perf_counter() - start
+
+
+def _signature(tree: Any) -> tuple[Any, ...]:
+    """Structure, shapes and dtypes of a pytree: what a compiled program depends on."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return (treedef, *((np.shape(x), np.dtype(getattr(x, "dtype", type(x))).str) for x in leaves))
+
+
+def _chunking(total: int) -> tuple[int, int]:
+    """(number of chunks, iterations per chunk) covering `total` iterations in at most 20 chunks."""
+    n_chunks = min(20, total)
+    return n_chunks, math.ceil(total / n_chunks)
+
+
+def _start(target: Any, init: Params | None, chains: int, args: tuple[Any, ...], kw: dict[str, Any],
+           seed: int) -> Params:
+    """Unconstrained starting points, one per chain (leading axis `chains`)."""
+    if isinstance(target, LogDensity):
+        if init is None:
+            raise InputError("NUTS: init: a LogDensity target needs a starting point")
+        return jax.tree.map(lambda v: jnp.broadcast_to(v, (chains, *jnp.shape(v))), dict(init))
+    from numpyro.infer import init_to_uniform, init_to_value
+    from numpyro.infer.util import initialize_model
+
+    strategy = init_to_value(values=dict(init)) if init else init_to_uniform
+    keys = jax.random.split(jax.random.PRNGKey(seed + 1), chains)
+    info = initialize_model(keys, target, init_strategy=strategy, model_args=args, model_kwargs=kw)
+    return info.param_info.z
+
+
+class _NutsPrograms(NamedTuple):
+    kernel: Any
+    init: Any
+    chunk: Any
+    compile_time_s: float
+
+
+_PROGRAMS: dict[tuple[Any, ...], _NutsPrograms] = {}
+
+
+def _nuts_programs(target: Any, options: dict[str, Any], warmup: int, chunk: int, batch: bool,
+                   example: tuple[Any, ...]) -> _NutsPrograms:
+    """The compiled init and chunk programs for this target, settings and argument shapes (cached)."""
+    key = (target, tuple(sorted(options.items())), warmup, chunk, batch, _signature(example))
+    if key in _PROGRAMS:
+        return _PROGRAMS[key]._replace(compile_time_s=0.0)
+    from numpyro.infer import NUTS
+
+    if isinstance(target, LogDensity):
+        kernel = NUTS(potential_fn=lambda p: -target.fn(p), **options)
+    else:
+        kernel = NUTS(target, **options)
+
+    def constrain(args: tuple[Any, ...], kw: dict[str, Any]) -> Callable[[Params], Params]:
+        if isinstance(target, LogDensity):
+            return target.constrain or (lambda z: z)
+        return kernel.postprocess_fn(args, kw)
+
+    def init_chains(keys: Any, start: Params, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        return jax.vmap(lambda k, z: kernel.init(k, warmup, z, args, kw))(keys, start)
+
+    def run_chunk(states: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> Any:
+        def one_chain(state: Any) -> Any:
+            def step(s: Any, _: None) -> Any:
+                s = kernel.sample(s, args, kw)
+                stats = {"diverging": s.diverging, "num_steps": s.num_steps, "accept_prob": s.accept_prob,
+                         "energy": s.energy, "step_size": s.adapt_state.step_size}
+                return s, (constrain(args, kw)(s.z), stats)
+
+            return jax.lax.scan(step, state, None, length=chunk)
+
+        return jax.vmap(one_chain)(states)
+
+    if batch:
+        init_chains, run_chunk = jax.vmap(init_chains), jax.vmap(run_chunk)
+    keys, start, args, kw = example
+    init_program, t_init = _aot(init_chains, keys, start, args, kw)
+    states = jax.eval_shape(init_chains, keys, start, args, kw)
+    chunk_program, t_chunk = _aot(run_chunk, states, args, kw)
+    if len(_PROGRAMS) >= 8:
+        _PROGRAMS.pop(next(iter(_PROGRAMS)))
+    _PROGRAMS[key] = _NutsPrograms(kernel, init_program, chunk_program, t_init + t_chunk)
+    return _PROGRAMS[key]
+
+
+def run_nuts(
+    target: Any,
+    *,
+    model_args: tuple[Any, ...] = (),
+    model_kwargs: Mapping[str, Any] | None = None,
+    chains: int = 4,
+    warmup: int = 500,
+    samples: int = 1000,
+    target_accept: float = 0.8,
+    max_tree_depth: int = 10,
+    dense_mass: bool = False,
+    seed: int = 0,
+    init: Params | None = None,
+    batch: bool = False,
+    quiet: bool = False,
+) -> SamplerResult:
+    """Sample `target` (numpyro model or :class:`LogDensity`) with NUTS, chains vectorised.
+
+    init: for a model, constrained starting values of some sites (numpyro's init_to_value; the others
+    start uniformly in (-2, 2) unconstrained, differently per chain); for a LogDensity, the unconstrained
+    starting point (required), shared by every chain. batch: every array in model_args/model_kwargs has a
+    leading axis of datasets, each sampled by its own `chains` chains in the same compiled program (they
+    start where the first dataset's chains start). Programs are compiled once per target, settings and
+    argument shapes, and reused by later calls in the process (compile_time_s is then 0).
+    """
+    if chains < 1 or warmup < 1 or samples < 1:
+        raise InputError(f"NUTS: chains, warmup, samples: expected >= 1, got {chains}, {warmup}, {samples}")
+    kwargs = dict(model_kwargs or {})
+    n_batch = len(jax.tree.leaves((model_args, kwargs))[0]) if batch else None
+    first = jax.tree.map(lambda a: a[0], (model_args, kwargs)) if batch else (model_args, kwargs)
+    start = _start(target, init, chains, *first, seed)
+    keys = jax.random.split(jax.random.PRNGKey(seed), chains)
+    if batch:
+        start = jax.tree.map(lambda v: jnp.broadcast_to(v, (n_batch, *v.shape)), start)
+        keys = jax.random.split(jax.random.PRNGKey(seed), n_batch * chains).reshape(n_batch, chains, -1)
+    options = {"target_accept_prob": target_accept, "max_tree_depth": max_tree_depth,
+               "dense_mass": dense_mass}
+    n_chunks, chunk = _chunking(warmup + samples)
+    programs = _nuts_programs(target, options, warmup, chunk, batch, (keys, start, model_args, kwargs))
+    begin = time.perf_counter()
+    states = programs.init(keys, start, model_args, kwargs)
+    draws, stats = [], []
+    for _ in progress(range(n_chunks), desc="NUTS", quiet=quiet):
+        states, (z, st) = programs.chunk(states, model_args, kwargs)
+        draws.append(z)
+        stats.append(st)
+    jax.block_until_ready(states)
+    wall = time.perf_counter() - begin
+    axis = 2 if batch else 1
+    keep = (slice(None),) * axis + (slice(warmup, warmup + samples),)
+    all_draws = {k: np.concatenate([np.asarray(d[k]) for d in draws], axis=axis) for k in draws[0]}
+    all_stats = {k: np.concatenate([np.asarray(s[k]) for s in stats], axis=axis) for k in stats[0]}
+    n_grad = int(all_stats["num_steps"][..., : warmup + samples].sum())
+    settings = {"sampler": "nuts", "chains": chains, "warmup": warmup, "samples": samples,
+                "target_accept": target_accept, "max_tree_depth": max_tree_depth, "dense_mass": dense_mass,
+                "chain_method": "vectorized", "seed": seed, "batch": n_batch}
+    return SamplerResult(
+        sampler="nuts",
+        samples={k: v[keep] for k, v in all_draws.items()},
+        sample_stats={k: v[keep] for k, v in all_stats.items()},
+        wall_time_s=wall,
+        compile_time_s=programs.compile_time_s,
+        n_gradient_evals=n_grad,
+        n_density_evals=n_grad,
+        settings=settings,
+    )
+
+
+def model_log_density(model: Callable[..., Any], model_args: tuple[Any, ...] = (),
+                      model_kwargs: Mapping[str, Any] | None = None, init: Params | None = None,
+                      seed: int = 0) -> tuple[LogDensity, Params]:
+    """A numpyro model as a :class:`LogDensity` in unconstrained space, and an unconstrained start point.
+
+    init: constrained starting values of some sites (the others start uniformly in (-2, 2) unconstrained).
+    """
+    from numpyro.infer import init_to_uniform, init_to_value
+    from numpyro.infer.util import initialize_model
+
+    strategy = init_to_value(values=dict(init)) if init else init_to_uniform
+    info, potential, postprocess, _ = initialize_model(
+        jax.random.PRNGKey(seed), model, init_strategy=strategy, model_args=model_args,
+        model_kwargs=dict(model_kwargs or {}), dynamic_args=False)
+    return LogDensity(fn=lambda p: -potential(p), constrain=postprocess), info.z
+
+
+def run_emcee(
+    target: Any,
+    *,
+    model_args: tuple[Any, ...] = (),
+    model_kwargs: Mapping[str, Any] | None = None,
+    init: Params | None = None,
+    walkers: int = 32,
+    steps: int = 2000,
+    burn: int = 500,
+    thin: int = 1,
+    init_scale: float = 1e-2,
+    seed: int = 0,
+    quiet: bool = False,
+) -> SamplerResult:
+    """Sample `target` (numpyro model or :class:`LogDensity`) with emcee's affine-invariant ensemble.
+
+    The log-density is jitted and vmapped over walkers (emcee's vectorize=True). Walkers start in a
+    Gaussian ball of relative width `init_scale` around `init` (for a model: constrained values of some
+    sites, as in :func:`run_nuts`; for a LogDensity: the unconstrained point, required). Each walker is
+    reported as a chain; the first `burn` steps are dropped, then every `thin`-th step kept.
+    """
+    import emcee
+    from jax.flatten_util import ravel_pytree
+
+    if isinstance(target, LogDensity):
+        if init is None:
+            raise InputError("emcee: init: a LogDensity target needs a starting point")
+        center = jax.tree.map(jnp.asarray, dict(init))
+    else:
+        target, center = model_log_density(target, model_args, model_kwargs, init, seed)
+    if burn >= steps or steps < 1:
+        raise InputError(f"emcee: steps, burn: expected 0 <= burn < steps, got {steps}, {burn}")
+    flat0, unravel = ravel_pytree(center)
+    ndim = flat0.size
+    if walkers < 2 * ndim or walkers % 2:
+        raise InputError(f"emcee: walkers: expected an even number >= {2 * ndim}, got {walkers}")
+
+    batched = jax.vmap(lambda x: target.fn(unravel(x)))
+    programs: dict[tuple[int, ...], Callable[..., Any]] = {}
+    counters = {"compile": 0.0, "evals": 0}
+
+    def log_prob(x: np.ndarray) -> np.ndarray:
+        xs = jnp.asarray(x, dtype=flat0.dtype)
+        if xs.shape not in programs:
+            programs[xs.shape], seconds = _aot(batched, xs)
+            counters["compile"] += seconds
+        counters["evals"] += xs.shape[0]
+        lp = np.asarray(programs[xs.shape](xs), dtype=np.float64)
+        return np.where(np.isfinite(lp), lp, -np.inf)
+
+    rng = np.random.default_rng(seed)
+    scale = init_scale * (np.abs(np.asarray(flat0)) + 1.0)
+    start_walkers = np.asarray(flat0)[None, :] + scale * rng.standard_normal((walkers, ndim))
+    log_prob(start_walkers)  # compiles both programs before the clock starts
+    log_prob(start_walkers[: walkers // 2])
+    counters["evals"] = 0
+    sampler = emcee.EnsembleSampler(walkers, ndim, log_prob, vectorize=True)
+    state = emcee.State(start_walkers, random_state=np.random.RandomState(seed).get_state())
+    start = time.perf_counter()
+    sampler.run_mcmc(state, steps, progress=not quiet)
+    wall = time.perf_counter() - start
+    chain = sampler.get_chain(discard=burn, thin=thin).swapaxes(0, 1)  # (walkers, draws, ndim)
+    lp = sampler.get_log_prob(discard=burn, thin=thin).T
+    params = jax.vmap(jax.vmap(unravel))(jnp.asarray(chain, dtype=flat0.dtype))
+    if target.constrain is not None:
+        params = jax.vmap(jax.vmap(target.constrain))(params)
+    settings = {"sampler": "emcee", "walkers": walkers, "steps": steps, "burn": burn, "thin": thin,
+                "init_scale": init_scale, "seed": seed, "moves": "stretch", "vectorize": True,
+                "acceptance_fraction": float(np.mean(sampler.acceptance_fraction)), "batch": None}
+    return SamplerResult(
+        sampler="emcee",
+        samples={k: np.asarray(v) for k, v in params.items()},
+        sample_stats={"lp": lp, "diverging": np.zeros(lp.shape, bool), "num_steps": np.ones(lp.shape, int)},
+        wall_time_s=wall,
+        compile_time_s=counters["compile"],
+        n_gradient_evals=0,
+        n_density_evals=counters["evals"],
+        settings=settings,
+    )
