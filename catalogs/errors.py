@@ -7,7 +7,3 @@ stderr and exit code 2 (DESIGN.md section 2).
 
 class InputError(ValueError):
     """Bad user input: the message names the file, the field and what was expected."""
-
-
-class NotBuiltError(RuntimeError):
-    """A planned part of the toolkit that does not exist yet."""

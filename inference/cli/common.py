@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from catalogs.errors import InputError, NotBuiltError
+from catalogs.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,27 +28,23 @@ def package_version() -> str:
 
 
 def fail(message: str) -> None:
-    """Print one line on stderr and exit with code 2 (bad input or unbuilt command)."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print the message on one line on stderr and exit with code 2 (bad input)."""
+    print("error: " + " ".join(message.split()), file=sys.stderr)
     raise typer.Exit(code=2)
 
 
 def user_errors(func: F) -> F:
-    """Decorate a command so bad input and unbuilt parts end in one line and exit 2, never a traceback."""
+    """Decorate a command so bad input ends in one line and exit 2, never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (InputError, NotBuiltError) as err:
+        except InputError as err:
             fail(str(err))
 
     return wrapper  # type: ignore[return-value]
 
-
-def not_built(command: str, issue: int) -> None:
-    """Refuse a planned command that does not exist yet, naming the issue that builds it."""
-    raise NotBuiltError(f"'{command}' is not built yet (planned in issue #{issue}).")
 
 
 def version_callback(value: bool) -> None:
@@ -63,5 +59,19 @@ VersionOption = Annotated[
     typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit."),
 ]
 
-# Settings for a planned command's stub: it accepts any arguments so that it can answer with its one line.
-STUB_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+def run_app(app: typer.Typer) -> None:
+    """Run a command-line app so that a usage error (unknown option, bad value) is one line and exit 2."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as err:
+        if getattr(err, "exit_code", None) != 2 or not hasattr(err, "format_message"):
+            raise
+        ctx = getattr(err, "ctx", None)
+        if type(err).__name__ == "NoArgsIsHelpError" and ctx is not None:  # bare `iaemu`: show the help
+            print(ctx.get_help())
+            sys.exit(0)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        print("error: " + where + " ".join(err.format_message().split()), file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from catalogs.errors import InputError
 from inference.cli.common import DeviceOption, QuietOption, SeedOption, user_errors
 
 DropNanOption = Annotated[bool, typer.Option("--drop-nan", help="Exclude (and count) rows holding NaN "
@@ -19,15 +18,9 @@ def _excluded_line(excluded: dict) -> str:
     return "excluded: " + ", ".join(f"{k} {v}" for k, v in excluded.items())
 
 
-def _no_extra_args(ctx: typer.Context) -> None:
-    """The commands are registered with lenient settings (for the stubs); refuse what they do not know."""
-    if ctx.args:
-        raise InputError(f"command line: unexpected arguments {' '.join(ctx.args)}")
-
 
 @user_errors
 def train(
-    ctx: typer.Context,
     mocks: Annotated[Path, typer.Argument(help="Mock dataset (HDF5, DESIGN.md 3.1).")],
     out: Annotated[Path, typer.Option("--out", help="Artifact directory (emulator.json + weights).")],
     ensemble: Annotated[int, typer.Option("--ensemble", help="Members of the deep ensemble.")] = 5,
@@ -42,7 +35,6 @@ def train(
     """Train the IA emulator (mean, aleatoric and epistemic uncertainty) on a mock dataset."""
     from emulators.ia_train import EmulatorSettings, train_to_artifact
 
-    _no_extra_args(ctx)
 
     base = EmulatorSettings()
     settings = replace(base, members=ensemble, epistemic="mc_dropout" if mc_dropout else "ensemble",
@@ -58,7 +50,6 @@ def train(
 
 @user_errors
 def evaluate(
-    ctx: typer.Context,
     emulator: Annotated[Path, typer.Argument(help="Artifact directory written by `iaemu train`.")],
     test: Annotated[Path, typer.Argument(help="Mock dataset (if the training file: its held-out rows).")],
     out: Annotated[Path, typer.Option("--out", help="Report directory: metrics.json and plots.")],
@@ -71,7 +62,6 @@ def evaluate(
     from emulators.evaluate import evaluate_artifact
     from emulators.trainer import resolve_device
 
-    _no_extra_args(ctx)
 
     metrics = evaluate_artifact(emulator, test, out, drop_nan=drop_nan,
                                 device=resolve_device(device), mc_seed=seed)

@@ -1,15 +1,162 @@
 """`iaemu fit` and `iaemu validate`: HMC posteriors from the emulator (issue #5)."""
 
-from inference.cli.common import not_built, user_errors
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from catalogs.errors import InputError
+from inference.cli.common import QuietOption, SeedOption, user_errors
+
+NO_DEFAULT_EMULATOR = (
+    "--emulator: no default emulator ships with iaemu yet (planned in issue #8); pass "
+    "--emulator DIR, an artifact written by `iaemu train`"
+)
+ChainsOption = Annotated[int, typer.Option("--chains", help="NUTS chains.")]
+WarmupOption = Annotated[
+    int, typer.Option("--warmup", help="Warm-up iterations per chain (emcee: burn-in steps).")
+]
+SamplesOption = Annotated[
+    int, typer.Option("--samples", help="Kept draws per chain (emcee: steps per walker).")
+]
+StatsOption = Annotated[
+    str | None,
+    typer.Option("--stats", help="Statistics to fit, e.g. xi,omega,eta (default: all in the observation)."),
+]
+VarianceOption = Annotated[
+    str,
+    typer.Option(
+        "--emulator-variance",
+        help="Emulator variance added to the covariance: none | aleatoric | epistemic | both.",
+    ),
+]
+
+
+
+def _stats(text: str | None) -> tuple[str, ...] | None:
+    return tuple(s.strip() for s in text.split(",") if s.strip()) if text else None
+
+
+def _named_numbers(items: list[str] | None, option: str, count: int, expected: str) -> dict[str, list[float]]:
+    """Parse repeated NAME=V1,V2,... options holding exactly ``count`` numbers each."""
+    out = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        try:
+            values = [float(x) for x in text.split(",")] if sep and name.strip() else []
+        except ValueError:
+            values = []
+        if len(values) != count:
+            raise InputError(f"{option}: '{item}': expected {expected}")
+        out[name.strip()] = values
+    return out
 
 
 @user_errors
-def fit() -> None:
+def fit(
+    tng: Annotated[
+        Path,
+        typer.Option(
+            "--tng", help="Observation file (HDF5, DESIGN.md 3.3), e.g. an IllustrisTNG measurement."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Fit directory: posterior.nc, summary.json, corner.png, ppc.png.")
+    ],
+    emulator: Annotated[Path | None, typer.Option("--emulator", help="Emulator artifact directory.")] = None,
+    stats: StatsOption = None,
+    fix: Annotated[
+        list[str] | None, typer.Option("--fix", help="Fix a parameter: NAME=VALUE (repeatable).")
+    ] = None,
+    prior: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prior", help="Narrow a uniform prior: NAME=LO,HI (repeatable; inside the emulator's box)."
+        ),
+    ] = None,
+    sampler: Annotated[str, typer.Option("--sampler", help="nuts | emcee.")] = "nuts",
+    chains: ChainsOption = 4,
+    walkers: Annotated[
+        int, typer.Option("--walkers", help="emcee walkers (even, >= 2 x free parameters).")
+    ] = 32,
+    warmup: WarmupOption = 500,
+    samples: SamplesOption = 1000,
+    target_accept: Annotated[float, typer.Option("--target-accept", help="NUTS target acceptance.")] = 0.8,
+    xi_space: Annotated[str, typer.Option("--xi-space", help="Fit ξ in linear or log space.")] = "linear",
+    emulator_variance: VarianceOption = "epistemic",
+    interpolate: Annotated[
+        bool,
+        typer.Option(
+            "--interpolate",
+            help="Interpolate the emulator onto the observation's radii when the bins differ.",
+        ),
+    ] = False,
+    seed: SeedOption = 0,
+    quiet: QuietOption = False,
+) -> None:
     """Fit an observation (e.g. an IllustrisTNG measurement, --tng data.h5) with NUTS or emcee."""
-    not_built("iaemu fit", 5)
+    if emulator is None:
+        raise InputError(NO_DEFAULT_EMULATOR)
+    from inference.ia_fit import FitSettings, fit_observation, report
+
+    fixed = {k: v[0] for k, v in _named_numbers(fix, "--fix", 1, "NAME=VALUE").items()}
+    bounds = {k: (v[0], v[1]) for k, v in _named_numbers(prior, "--prior", 2, "NAME=LO,HI").items()}
+    settings = FitSettings(
+        stats=_stats(stats),
+        xi_space=xi_space,
+        emulator_variance=emulator_variance,
+        fix=fixed,
+        bounds=bounds,
+        interpolate=interpolate,
+        sampler=sampler,
+        chains=chains,
+        warmup=warmup,
+        samples=samples,
+        target_accept=target_accept,
+        walkers=walkers,
+        seed=seed,
+    )
+    summary = fit_observation(emulator, tng, out, settings, quiet=quiet)
+    print(report(summary))
+    print(f"wrote {out}")
 
 
 @user_errors
-def validate() -> None:
+def validate(
+    emulator: Annotated[Path, typer.Argument(help="Emulator artifact directory.")],
+    held_out: Annotated[
+        Path,
+        typer.Argument(
+            help="Held-out mocks (HDF5, DESIGN.md 3.1), never used in "
+            "training (for the training file: its test rows only)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Directory: coverage.json, injections.csv, plots.")],
+    n_injections: Annotated[int, typer.Option("--n-injections", help="Held-out mocks to fit.")] = 200,
+    stats: StatsOption = None,
+    emulator_variance: VarianceOption = "both",
+    chains: ChainsOption = 4,
+    warmup: WarmupOption = 500,
+    samples: SamplesOption = 1000,
+    batch: Annotated[int, typer.Option("--batch", help="Injections fitted by one compiled program.")] = 25,
+    seed: SeedOption = 0,
+    quiet: QuietOption = False,
+) -> None:
     """Injection/recovery on held-out mocks: rank-based coverage per parameter."""
-    not_built("iaemu validate", 5)
+    from inference.validation import ValidationSettings, format_report, validate_artifact
+
+    settings = ValidationSettings(
+        n_injections=n_injections,
+        stats=_stats(stats),
+        emulator_variance=emulator_variance,
+        chains=chains,
+        warmup=warmup,
+        samples=samples,
+        batch=max(1, batch),
+        seed=seed,
+    )
+    report = validate_artifact(emulator, held_out, out, settings, quiet=quiet)
+    print(format_report(report))
+    print(f"wrote {out}")

@@ -3,7 +3,7 @@
 import typer
 
 from inference.cli import emulator_cmd, fit_cmd, halos_cmd, observation_cmd, simulate_cmd
-from inference.cli.common import STUB_SETTINGS, VersionOption
+from inference.cli.common import VersionOption, run_app
 
 app = typer.Typer(
     name="iaemu",
@@ -19,14 +19,14 @@ def _root(version: VersionOption = False) -> None:
 
 
 app.add_typer(halos_cmd.app, name="halos")
-app.command("simulate", context_settings=STUB_SETTINGS)(simulate_cmd.simulate)
-app.command("train", context_settings=STUB_SETTINGS)(emulator_cmd.train)
-app.command("evaluate", context_settings=STUB_SETTINGS)(emulator_cmd.evaluate)
-app.command("fit", context_settings=STUB_SETTINGS)(fit_cmd.fit)
-app.command("validate", context_settings=STUB_SETTINGS)(fit_cmd.validate)
+app.command("simulate")(simulate_cmd.simulate)
+app.command("train")(emulator_cmd.train)
+app.command("evaluate")(emulator_cmd.evaluate)
+app.command("fit")(fit_cmd.fit)
+app.command("validate")(fit_cmd.validate)
 app.add_typer(observation_cmd.app, name="observation")
 
 
 def main() -> None:
     """Entry point of the `iaemu` console script."""
-    app()
+    run_app(app)

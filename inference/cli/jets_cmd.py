@@ -7,13 +7,11 @@ from typing import Annotated
 
 import typer
 
-from catalogs.errors import InputError
 from inference.cli.common import QuietOption, SeedOption, user_errors
 
 
 @user_errors
 def generate(
-    ctx: typer.Context,
     process: Annotated[str, typer.Option("--process", help="top (hadronic t tbar) | qcd (QCD dijets)")],
     n: Annotated[int, typer.Option("--n", help="Number of accepted jets to write.")],
     out: Annotated[Path, typer.Option("--out", help="ROOT file to write (JetClass branch names).")],
@@ -29,8 +27,6 @@ def generate(
     from catalogs.jet_generation import JetConfig
     from catalogs.jets import generate_jets
 
-    if ctx.args:  # the command is registered with the planned-command settings, which let extra words through
-        raise InputError(f"toptag generate: unexpected arguments: {' '.join(ctx.args)}")
 
     config = JetConfig(process=process, mpi=mpi, smear=smear)
     report = generate_jets(config, n, out, workers=workers, seed=seed, chunk_jets=chunk_jets, quiet=quiet)

@@ -5,12 +5,11 @@ from typing import Annotated
 
 import typer
 
-from inference.cli.common import QuietOption, SeedOption, fail, user_errors
+from inference.cli.common import QuietOption, SeedOption, user_errors
 
 
 @user_errors
 def simulate(
-    ctx: typer.Context,
     halos: Annotated[
         str,
         typer.Option(
@@ -46,8 +45,6 @@ def simulate(
     from catalogs.mock_store import check_writable
     from catalogs.mocks import build_mock_dataset
 
-    if ctx.args:
-        fail(f"simulate: unexpected arguments {ctx.args}")
     run_config = load_config(config) if config is not None else RunConfig()
     check_writable(out)  # before the (possibly long) halo catalog
     halocat = load_halo_catalog(halos, seed=halo_seed, quiet=quiet)

@@ -10,13 +10,11 @@ from typing import Annotated
 
 import typer
 
-from catalogs.errors import InputError
 from inference.cli.common import QuietOption, SeedOption, user_errors
 
 
 @user_errors
 def fit(
-    ctx: typer.Context,
     tagger: Annotated[Path, typer.Argument(help="A tagger directory written by 'toptag train'.")],
     data: Annotated[Path, typer.Option("--data", help="ROOT file of the mixed sample to fit.")],
     signal: Annotated[Path, typer.Option("--signal", help="ROOT file of signal (top) jets: the template.")],
@@ -33,8 +31,6 @@ def fit(
     quiet: QuietOption = False,
 ) -> None:
     """Fit the top-jet fraction of a mixed sample from the tagger's score templates with NUTS."""
-    if ctx.args:
-        raise InputError(f"toptag fit: {ctx.args[0]}: unexpected argument")
     from inference.fit_outputs import format_table
     from inference.template_fit import MAIN_VARS, fit_tagger_files
 

@@ -3,7 +3,7 @@
 import typer
 
 from inference.cli import jets_cmd, tagger_cmd, tagger_fit_cmd
-from inference.cli.common import STUB_SETTINGS, VersionOption
+from inference.cli.common import VersionOption, run_app
 
 app = typer.Typer(
     name="toptag",
@@ -18,14 +18,14 @@ def _root(version: VersionOption = False) -> None:
     """Top tagging: Pythia 8 jets in ROOT files, Lorentz-equivariant taggers and HMC template fits."""
 
 
-app.command("generate", context_settings=STUB_SETTINGS)(jets_cmd.generate)
-app.command("train", context_settings=STUB_SETTINGS)(tagger_cmd.train)
-app.command("evaluate", context_settings=STUB_SETTINGS)(tagger_cmd.evaluate)
-app.command("predict", context_settings=STUB_SETTINGS)(tagger_cmd.predict)
-app.command("fit", context_settings=STUB_SETTINGS)(tagger_fit_cmd.fit)
+app.command("generate")(jets_cmd.generate)
+app.command("train")(tagger_cmd.train)
+app.command("evaluate")(tagger_cmd.evaluate)
+app.command("predict")(tagger_cmd.predict)
+app.command("fit")(tagger_fit_cmd.fit)
 app.command("mix")(jets_cmd.mix)
 
 
 def main() -> None:
     """Entry point of the `toptag` console script."""
-    app()
+    run_app(app)

@@ -110,7 +110,7 @@ def test_unwritable_output_and_stray_arguments(tmp_path, halo_file) -> None:
     result = simulate("--halos", halo_file, "--n-points", 2, "--out", tmp_path / "file" / "m.h5", "-q")
     assert_one_line_exit_2(result, "not writable")
     result = simulate("--halos", halo_file, "--n-point", 2, "--out", tmp_path / "m.h5", "-q")
-    assert_one_line_exit_2(result, "unexpected arguments")
+    assert_one_line_exit_2(result, "No such option: --n-point")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 

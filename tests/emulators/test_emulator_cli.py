@@ -127,7 +127,7 @@ def test_bad_datasets_exit_2(tmp_path: Path) -> None:
     assert_one_line_exit_2(iaemu("train", shapes, "--out", tmp_path / "e"), "/eta: expected shape (10, R, 8)")
     assert_one_line_exit_2(
         iaemu("train", shapes, "--out", tmp_path / "e", "--epochs", "2", "--bogus"),
-        "unexpected arguments --bogus",
+        "No such option: --bogus",
     )
     assert not (tmp_path / "e").exists()
 

@@ -1,0 +1,219 @@
+"""Fit an observation with the IA emulator (DESIGN.md 4.4): what ``iaemu fit`` runs, as a library.
+
+Usage::
+
+    summary = fit_observation("emu/", "data.h5", "fit/", FitSettings(fix={"logMmin": 12.5}, sampler="nuts"))
+
+or, with any emulator (the JAX port, an analytic stand-in) and observation already in memory::
+
+    settings = FitSettings(chains=4, warmup=500, samples=1000, seed=0)
+    like = build_likelihood(emulator, observation, stats=("xi", "omega"), fix={"logMmin": 12.5})
+    result = sample_posterior(like, settings)              # SamplerResult: draws, diagnostics, timings
+    summary = write_fit(like, result, "fit/", settings)
+
+The fit directory holds posterior.nc, summary.json, corner.png and ppc.png (DESIGN.md 3.5). Parameters
+are in physical units (masses log10 Msun/h); r in comoving Mpc/h.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from catalogs.errors import InputError
+from inference.ia_likelihood import DEFAULT_VARIANCE, IALikelihood, build_likelihood
+from inference.samplers import SamplerResult, run_emcee, run_nuts
+
+SAMPLERS = ("nuts", "emcee")
+
+
+@dataclass
+class FitSettings:
+    """How to fit: the likelihood's choices, the prior, the sampler and its budget (NUTS per chain; emcee
+    runs ``walkers`` walkers for ``warmup`` burn-in steps then ``samples`` steps)."""
+
+    stats: tuple[str, ...] | None = None  # default: every statistic the observation has
+    xi_space: str = "linear"
+    emulator_variance: str = DEFAULT_VARIANCE
+    fix: dict[str, float] = field(default_factory=dict)
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    interpolate: bool = False
+    sampler: str = "nuts"
+    chains: int = 4
+    warmup: int = 500
+    samples: int = 1000
+    target_accept: float = 0.8
+    walkers: int = 32
+    seed: int = 0
+
+
+def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool = False) -> SamplerResult:
+    """Run NUTS (numpyro) or emcee on the likelihood's numpyro model; draws of the free parameters."""
+    if settings.sampler == "nuts":
+        return run_nuts(
+            like.numpyro_model,
+            model_args=like.model_args,
+            chains=settings.chains,
+            warmup=settings.warmup,
+            samples=settings.samples,
+            target_accept=settings.target_accept,
+            seed=settings.seed,
+            quiet=quiet,
+        )
+    if settings.sampler == "emcee":
+        centre = {
+            n: float(0.5 * (like.space.lo[i] + like.space.hi[i]))
+            for n, i in zip(like.space.free, like.space.free_index, strict=True)
+        }
+        return run_emcee(
+            like.numpyro_model,
+            model_args=like.model_args,
+            init=centre,
+            walkers=settings.walkers,
+            steps=settings.warmup + settings.samples,
+            burn=settings.warmup,
+            init_scale=0.1,
+            seed=settings.seed,
+            quiet=quiet,
+        )
+    raise InputError(f"--sampler: '{settings.sampler}': expected one of {', '.join(SAMPLERS)}")
+
+
+def posterior_predictive(
+    like: IALikelihood, result: SamplerResult, n_draws: int = 200, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model vectors and emulator variances (n_draws, K) at posterior draws, in the likelihood's space."""
+    flat = np.stack([np.asarray(result.samples[n]).reshape(-1) for n in like.space.free], axis=1)
+    pick = np.random.default_rng(seed).choice(len(flat), size=min(n_draws, len(flat)), replace=False)
+    theta = like.space.full(jnp.asarray(flat[pick]))
+    mean, var = jax.jit(jax.vmap(like.model))(theta)
+    return np.asarray(mean), np.asarray(var)
+
+
+def ppc_writer(like: IALikelihood, result: SamplerResult, seed: int = 0):
+    """A writer of ppc.png: the data with 1σ error bars and the posterior's 68%/95% bands of the model."""
+
+    def write(path: Path) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        mean, _ = posterior_predictive(like, result, seed=seed)
+        r = like.r
+        nb = r.size
+        fig, axes = plt.subplots(1, len(like.stats), figsize=(4.2 * len(like.stats), 3.6), squeeze=False)
+        for j, (stat, ax) in enumerate(zip(like.stats, axes[0], strict=True)):
+            part = slice(j * nb, (j + 1) * nb)
+            lo95, lo68, med, hi68, hi95 = np.percentile(mean[:, part], [2.5, 16, 50, 84, 97.5], axis=0)
+            ax.fill_between(r, lo95, hi95, color="C0", alpha=0.2, label="posterior 95%")
+            ax.fill_between(r, lo68, hi68, color="C0", alpha=0.4, label="posterior 68%")
+            ax.plot(r, med, color="C0")
+            ax.errorbar(
+                r,
+                like.data[part],
+                yerr=np.sqrt(np.diag(like.cov)[part]),
+                fmt="o",
+                ms=3,
+                color="k",
+                label="data",
+            )
+            ax.set_xscale("log")
+            log_xi = stat == "xi" and like.xi_space == "log"
+            if stat == "xi" and not log_xi and np.all(like.data[part] > 0):
+                ax.set_yscale("log")
+            ax.set_xlabel("r [Mpc/h]")
+            ax.set_ylabel({"xi": "log ξ(r)" if log_xi else "ξ(r)", "omega": "ω(r)", "eta": "η(r)"}[stat])
+        axes[0][0].legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+
+    return write
+
+
+def write_fit(
+    like: IALikelihood,
+    result: SamplerResult,
+    out: str | Path,
+    settings: FitSettings,
+    observation_attrs: dict[str, str] | None = None,
+    observation_hash: str = "",
+) -> dict:
+    """Write posterior.nc, summary.json, corner.png, ppc.png into ``out`` atomically; return the summary."""
+    from inference.fit_outputs import write_fit_directory
+
+    extra = {
+        "fixed": like.space.fixed,
+        "prior": {
+            n: [float(like.space.lo[i]), float(like.space.hi[i])]
+            for n, i in zip(like.space.free, like.space.free_index, strict=True)
+        },
+        "likelihood": {
+            "statistics": list(like.stats),
+            "xi_space": like.xi_space,
+            "emulator_variance": like.emulator_variance,
+            "interpolated": like.mapping is not None,
+        },
+        "emulator": like.emulator.name,
+        "observation": dict(observation_attrs or {}),
+        "fit_settings": {k: v for k, v in asdict(settings).items() if k not in ("fix", "bounds")},
+    }
+    return write_fit_directory(
+        out,
+        result,
+        seed=settings.seed,
+        data_hash=observation_hash,
+        model_hash=like.emulator.digest(),
+        var_names=list(like.space.free),
+        plots={"ppc.png": ppc_writer(like, result, settings.seed)},
+        extra=extra,
+    )
+
+
+def fit_observation(
+    emulator_dir: str | Path,
+    observation_path: str | Path,
+    out: str | Path,
+    settings: FitSettings | None = None,
+    *,
+    quiet: bool = False,
+) -> dict:
+    """Load the emulator artifact and the observation, sample, write ``out``; return the summary.
+
+    Every check (statistics, bins, covariance, fixed values, prior) runs before sampling, and nothing is
+    written unless the whole fit succeeds.
+    """
+    from inference.emulator_jax import load_jax_emulator
+    from inference.observations import read_observation
+
+    settings = settings or FitSettings()
+    if settings.sampler not in SAMPLERS:
+        raise InputError(f"--sampler: '{settings.sampler}': expected one of {', '.join(SAMPLERS)}")
+    emulator = load_jax_emulator(emulator_dir)
+    observation = read_observation(observation_path)
+    like = build_likelihood(
+        emulator,
+        observation,
+        stats=settings.stats,
+        xi_space=settings.xi_space,
+        emulator_variance=settings.emulator_variance,
+        fix=settings.fix,
+        bounds=settings.bounds,
+        interpolate=settings.interpolate,
+    )
+    result = sample_posterior(like, settings, quiet=quiet)
+    return write_fit(like, result, out, settings, observation.attrs, observation.digest())
+
+
+def report(summary: dict) -> str:
+    """The short table printed by ``iaemu fit`` (mean, sd, 68% interval, R-hat, ESS), plus fixed values."""
+    from inference.fit_outputs import format_table
+
+    fixed = summary.get("fixed") or {}
+    text = format_table(summary)
+    return text + ("\nfixed: " + ", ".join(f"{k}={v:g}" for k, v in fixed.items()) if fixed else "")

@@ -1,0 +1,335 @@
+"""Injection/recovery on held-out mocks: simulation-based calibration (SBC) and interval coverage.
+
+Usage::
+
+    report = validate_artifact("emu/", "held_out.h5", "val/", ValidationSettings(n_injections=200))
+
+or with any emulator and held-out realisations in memory::
+
+    results = run_injections(emulator, held_out, settings)      # HeldOut: params, realisations, bins
+    report = coverage_report(results); write_validation("val/", results, report)
+
+Each injection is one held-out parameter point and ONE of its simulator realisations (seeded choice), fitted
+with every parameter free under the emulator's prior box. A single realisation carries no covariance of its
+own: its noise is what the emulator's aleatoric variance (of one realisation) describes, so the likelihood
+uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemic) by default.
+The injections are fitted in batches by one compiled NUTS program (:func:`inference.samplers.run_nuts`
+with ``batch=True``).
+
+Per parameter: ``u`` = the posterior fraction below the truth; the SBC rank is the number of ``n_ranks``
+evenly thinned draws below it (uniform on 0..n_ranks when calibrated), tested with a chi-square over 10
+bins; the central 68% / 95% intervals contain the truth when ``|u - 0.5| <= 0.34 / 0.475``.
+Outputs in ``out/``: coverage.json, injections.csv, rank_histograms.png, coverage.png.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import h5py
+import jax.numpy as jnp
+import numpy as np
+from scipy.stats import chisquare
+
+from catalogs.atomic import atomic_directory
+from catalogs.errors import InputError
+from catalogs.progress import progress
+from inference.diagnostics import parameter_summary
+from inference.ia_likelihood import Emulator, build_likelihood
+from inference.observations import STATISTICS, Observation, describe_bins, same_bins
+from inference.samplers import run_nuts
+
+LEVELS = (0.68, 0.95)
+RANK_BINS = 10
+
+
+@dataclass
+class HeldOut:
+    """Held-out mocks: params (N, P) physical units, realisations (N, R, S, B) in STATISTICS order."""
+
+    name: str
+    params: np.ndarray
+    realisations: np.ndarray
+    r: np.ndarray  # (B,) Mpc/h
+    rows: np.ndarray  # (N,) row indices in the file
+
+
+@dataclass
+class ValidationSettings:
+    """How many injections, which likelihood, and the NUTS budget per injection (``batch`` per program)."""
+
+    n_injections: int = 200
+    stats: tuple[str, ...] | None = None
+    emulator_variance: str = "both"
+    chains: int = 4
+    warmup: int = 500
+    samples: int = 1000
+    target_accept: float = 0.8
+    batch: int = 25
+    n_ranks: int = 99
+    seed: int = 0
+
+
+@dataclass
+class InjectionResults:
+    """Per injection (K) and free parameter (F): truths, posterior summaries, u, ranks, R-hat."""
+
+    names: tuple[str, ...]
+    rows: np.ndarray  # (K,) held-out rows
+    realisation: np.ndarray  # (K,)
+    truth: np.ndarray  # (K, F)
+    post_mean: np.ndarray
+    post_sd: np.ndarray
+    u: np.ndarray  # posterior fraction below the truth
+    rank: np.ndarray  # SBC rank in 0..n_ranks
+    r_hat: np.ndarray
+    divergences: np.ndarray  # (K,)
+    n_ranks: int
+    wall_time_s: float
+    compile_time_s: float
+
+
+def read_held_out(path: str | Path, emulator: Emulator) -> HeldOut:
+    """Read held-out mocks (contract 3.1) for ``emulator``: same parameters and bins, finished finite rows.
+
+    When the file is the emulator's own training file (same SHA-256), only its held-out test rows are
+    used: an injection must never have been seen in training.
+    """
+    from inference.fit_outputs import hash_files
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such held-out mock file")
+    try:
+        with h5py.File(path, "r") as f:
+            missing = [k for k in ("params", "r", *STATISTICS) if k not in f]
+            if missing:
+                raise InputError(f"{path}: /{missing[0]}: missing (expected a mock dataset, DESIGN.md 3.1)")
+            names = tuple(
+                str(n.decode() if isinstance(n, bytes) else n) for n in f["params"].attrs["param_names"]
+            )
+            params, r = f["params"][()].astype(float), f["r"][()].astype(float)
+            edges = f["r_edges"][()].astype(float) if "r_edges" in f else None
+            cube = np.stack([f[s][()] for s in STATISTICS], axis=2).astype(float)  # (N, R, S, B)
+            done = f["done"][()].astype(bool) if "done" in f else np.ones(len(params), bool)
+    except (OSError, KeyError) as err:
+        raise InputError(f"{path}: not a readable mock dataset ({err})") from None
+    if names != tuple(emulator.param_names):
+        raise InputError(
+            f"{path}: /params: param_names {', '.join(names)} differ from the emulator's "
+            f"{', '.join(emulator.param_names)}"
+        )
+    if not same_bins(r, edges, np.asarray(emulator.r), emulator.r_edges):
+        raise InputError(
+            f"{path}: /r: bins differ from the emulator's: {describe_bins(r, edges)} vs "
+            f"{describe_bins(np.asarray(emulator.r), emulator.r_edges)}"
+        )
+    keep = done & np.isfinite(cube).all(axis=(1, 2, 3)) & np.isfinite(params).all(axis=1)
+    training = getattr(emulator, "doc", {}).get("training") or {}
+    if training.get("data", {}).get("sha256") == hash_files(path):
+        test_rows = np.zeros_like(keep)
+        test_rows[np.asarray(training.get("split", {}).get("test_rows", []), dtype=int)] = True
+        keep &= test_rows
+    rows = np.flatnonzero(keep)
+    if rows.size == 0:
+        raise InputError(f"{path}: no usable held-out rows (finished, finite, never used in training)")
+    return HeldOut(str(path), params[rows], cube[rows], r, rows)
+
+
+def _choose(held: HeldOut, settings: ValidationSettings) -> tuple[np.ndarray, np.ndarray]:
+    if settings.n_injections < 1 or settings.n_injections > len(held.params):
+        raise InputError(
+            f"--n-injections: expected 1..{len(held.params)} (held-out rows in {held.name}), "
+            f"got {settings.n_injections}"
+        )
+    rng = np.random.default_rng(settings.seed)
+    pick = np.sort(rng.choice(len(held.params), size=settings.n_injections, replace=False))
+    return pick, rng.integers(0, held.realisations.shape[1], size=pick.size)
+
+
+def run_injections(
+    emulator: Emulator, held: HeldOut, settings: ValidationSettings, *, quiet: bool = False
+) -> InjectionResults:
+    """Fit the chosen injections with NUTS (all parameters free) and collect u, ranks, R-hat, divergences."""
+    pick, real = _choose(held, settings)
+    stats = settings.stats or tuple(s for s in STATISTICS if s in emulator.statistics)
+    idx = [STATISTICS.index(s) for s in stats]
+    data = held.realisations[pick, real][:, idx].reshape(len(pick), -1)  # (K, S'B)
+    k = data.shape[1]
+    template = Observation(
+        held.r,
+        {s: data[0, i * held.r.size : (i + 1) * held.r.size] for i, s in enumerate(stats)},
+        np.eye(k),
+        name=held.name,
+    )
+    like = build_likelihood(emulator, template, stats=stats, emulator_variance=settings.emulator_variance)
+    names = like.space.free
+    truth = held.params[pick][:, like.space.free_index]
+    out = {key: [] for key in ("mean", "sd", "u", "rank", "r_hat", "div")}
+    wall = compile_time = 0.0
+    starts = range(0, len(pick), settings.batch)
+    for b, start in enumerate(progress(starts, desc="injections", quiet=quiet)):
+        chunk = slice(start, start + settings.batch)
+        args = (jnp.asarray(data[chunk]), jnp.zeros((len(data[chunk]), k, k)))
+        result = run_nuts(
+            like.numpyro_model,
+            model_args=args,
+            batch=True,
+            chains=settings.chains,
+            warmup=settings.warmup,
+            samples=settings.samples,
+            target_accept=settings.target_accept,
+            seed=settings.seed + b,
+            quiet=True,
+        )
+        wall, compile_time = wall + result.wall_time_s, compile_time + result.compile_time_s
+        for j, true in enumerate(truth[chunk]):
+            item = result.item(j)
+            table = parameter_summary(item, names)
+            draws = np.stack([np.asarray(item.samples[n], float).reshape(-1) for n in names], axis=1)
+            thinned = draws[np.linspace(0, len(draws) - 1, settings.n_ranks).round().astype(int)]
+            out["mean"].append(draws.mean(0))
+            out["sd"].append(draws.std(0, ddof=1))
+            out["u"].append((draws < true).mean(0))
+            out["rank"].append((thinned < true).sum(0))
+            out["r_hat"].append([table[n]["r_hat"] or np.nan for n in names])
+            out["div"].append(int(np.asarray(item.sample_stats["diverging"]).sum()))
+    arr = {key: np.asarray(v) for key, v in out.items()}
+    return InjectionResults(
+        names,
+        held.rows[pick],
+        real,
+        truth,
+        arr["mean"],
+        arr["sd"],
+        arr["u"],
+        arr["rank"],
+        arr["r_hat"],
+        arr["div"],
+        settings.n_ranks,
+        wall,
+        compile_time,
+    )
+
+
+def coverage_report(res: InjectionResults) -> dict:
+    """Per parameter: 68/95% coverage (with binomial standard errors), SBC chi-square p-value, R-hat."""
+    k = len(res.truth)
+    params = {}
+    for i, name in enumerate(res.names):
+        row = {}
+        for level in LEVELS:
+            inside = np.abs(res.u[:, i] - 0.5) <= level / 2
+            row[f"coverage_{round(level * 100)}"] = float(inside.mean())
+            row[f"coverage_{round(level * 100)}_se"] = float(np.sqrt(level * (1 - level) / k))
+        counts = np.histogram(res.rank[:, i], bins=RANK_BINS, range=(-0.5, res.n_ranks + 0.5))[0]
+        row["sbc_chi2_p"] = float(chisquare(counts).pvalue)
+        row["max_r_hat"] = float(np.nanmax(res.r_hat[:, i]))
+        row["mean_z"] = float(np.mean((res.post_mean[:, i] - res.truth[:, i]) / res.post_sd[:, i]))
+        params[name] = row
+    run = {
+        "n_injections": k,
+        "max_r_hat": float(np.nanmax(res.r_hat)),
+        "fraction_r_hat_below_1.01": float(np.mean(np.nanmax(res.r_hat, axis=1) < 1.01)),
+        "divergences": int(res.divergences.sum()),
+        "wall_time_s": res.wall_time_s,
+        "compile_time_s": res.compile_time_s,
+        "n_ranks": res.n_ranks,
+    }
+    return {"parameters": params, "run": run}
+
+
+def format_report(report: dict) -> str:
+    """The terminal table of ``iaemu validate``."""
+    lines = [f"{'parameter':<14}{'68% cover':>11}{'95% cover':>11}{'SBC p':>9}{'max R-hat':>11}"]
+    for name, row in report["parameters"].items():
+        lines.append(
+            f"{name:<14}{row['coverage_68']:>11.3f}{row['coverage_95']:>11.3f}"
+            f"{row['sbc_chi2_p']:>9.3f}{row['max_r_hat']:>11.4f}"
+        )
+    run = report["run"]
+    lines.append(
+        f"{run['n_injections']} injections, {run['divergences']} divergences, "
+        f"{100 * run['fraction_r_hat_below_1.01']:.0f}% with R-hat < 1.01"
+    )
+    return "\n".join(lines)
+
+
+def _plots(out: Path, res: InjectionResults) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import binom
+
+    n, k = len(res.names), len(res.truth)
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.6), squeeze=False)
+    lo, hi = binom.ppf([0.005, 0.995], k, 1 / RANK_BINS)
+    for i, ax in enumerate(axes[0]):
+        ax.hist(res.rank[:, i], bins=RANK_BINS, range=(-0.5, res.n_ranks + 0.5), color="C0")
+        ax.axhspan(lo, hi, color="0.8", zorder=0)
+        ax.set_title(res.names[i], fontsize=9)
+        ax.set_xlabel("rank")
+    fig.tight_layout()
+    fig.savefig(out / "rank_histograms.png", dpi=90)
+    plt.close(fig)
+    levels = np.linspace(0.02, 0.98, 49)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    band = np.sqrt(levels * (1 - levels) / k)
+    ax.fill_between(levels, levels - 2 * band, levels + 2 * band, color="0.85", label="±2σ (binomial)")
+    for i, name in enumerate(res.names):
+        ax.plot(levels, [(np.abs(res.u[:, i] - 0.5) <= a / 2).mean() for a in levels], label=name, lw=1)
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set_xlabel("nominal coverage of the central interval")
+    ax.set_ylabel("empirical coverage")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "coverage.png", dpi=90)
+    plt.close(fig)
+
+
+def write_validation(
+    out: str | Path, res: InjectionResults, report: dict, settings: ValidationSettings
+) -> None:
+    """Write coverage.json, injections.csv and the two plots into ``out``, atomically."""
+    with atomic_directory(out) as tmp:
+        (tmp / "coverage.json").write_text(
+            json.dumps({**report, "settings": asdict(settings)}, indent=2) + "\n"
+        )
+        with open(tmp / "injections.csv", "w", newline="") as fh:
+            writer = csv.writer(fh)
+            cols = ("truth", "mean", "sd", "u", "rank", "r_hat")
+            writer.writerow(
+                ["row", "realisation", "divergences"] + [f"{n}_{c}" for n in res.names for c in cols]
+            )
+            for j in range(len(res.truth)):
+                values = [
+                    getattr(res, a)[j, i]
+                    for i in range(len(res.names))
+                    for a in ("truth", "post_mean", "post_sd", "u", "rank", "r_hat")
+                ]
+                writer.writerow([int(res.rows[j]), int(res.realisation[j]), int(res.divergences[j]), *values])
+        _plots(tmp, res)
+
+
+def validate_artifact(
+    emulator_dir: str | Path,
+    held_out: str | Path,
+    out: str | Path,
+    settings: ValidationSettings | None = None,
+    *,
+    quiet: bool = False,
+) -> dict:
+    """``iaemu validate``: fit K held-out mocks with the emulator of ``emulator_dir``; return the report."""
+    from inference.emulator_jax import load_jax_emulator
+
+    settings = settings or ValidationSettings()
+    emulator = load_jax_emulator(emulator_dir, n_realisations=1)  # one realisation per injection
+    held = read_held_out(held_out, emulator)
+    results = run_injections(emulator, held, settings, quiet=quiet)
+    report = coverage_report(results)
+    write_validation(out, results, report, settings)
+    return report

@@ -1,0 +1,184 @@
+"""Injection/recovery on the analytic stand-in: calibrated coverage, exact posteriors, outputs; the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from catalogs.errors import InputError
+from inference.fit_outputs import hash_files
+from inference.validation import (
+    HeldOut,
+    ValidationSettings,
+    coverage_report,
+    read_held_out,
+    run_injections,
+    write_validation,
+)
+from tests.inference.standin import exact_posterior, make_standin
+
+
+def held_out_mocks(emu, n: int, n_real: int, seed: int) -> HeldOut:
+    """Parameters uniform on the box; each realisation ~ N(mean(θ), aleatoric) (the stand-in is exact)."""
+    rng = np.random.default_rng(seed)
+    params = rng.uniform(emu.prior_lo, emu.prior_hi, size=(n, len(emu.param_names)))
+    mean = params @ emu.A.astype(float).T + emu.b
+    noise = rng.normal(size=(n, n_real, mean.shape[1])) * np.sqrt(emu.aleatoric.astype(float))
+    cube = (mean[:, None] + noise).reshape(n, n_real, 3, emu.r.size)
+    return HeldOut("mocks.h5", params, cube, emu.r, np.arange(n))
+
+
+def test_injections_are_calibrated_and_exact(tmp_path: Path) -> None:
+    emu = make_standin(seed=11, posterior_sd=0.05)
+    emu.epistemic = np.zeros_like(emu.epistemic)
+    held = held_out_mocks(emu, 80, 3, seed=12)
+    settings = ValidationSettings(n_injections=60, chains=2, warmup=300, samples=500, batch=60, seed=4)
+    res = run_injections(emu, held, settings, quiet=True)
+    report = coverage_report(res)
+    # every injection's posterior is the exact one where the box does not truncate it
+    sigma = np.diag(emu.aleatoric.astype(float))
+    checked = 0
+    for j in range(len(res.truth)):
+        d = held.realisations[held.rows.tolist().index(res.rows[j]), res.realisation[j]].reshape(-1)
+        mean, cov = exact_posterior(emu.A, emu.b, d, sigma)
+        sd = np.sqrt(np.diag(cov))
+        if np.all(np.abs(mean) + 4 * sd < 1):
+            np.testing.assert_allclose(res.post_mean[j], mean, atol=0.15 * sd.max())
+            np.testing.assert_allclose(res.post_sd[j], sd, rtol=0.2)
+            checked += 1
+    assert checked >= 20
+    for name, row in report["parameters"].items():
+        for level in (68, 95):
+            nominal = level / 100
+            assert abs(row[f"coverage_{level}"] - nominal) < 4 * row[f"coverage_{level}_se"], (name, row)
+        assert row["sbc_chi2_p"] > 1e-3 and row["max_r_hat"] < 1.05
+    write_validation(tmp_path / "val", res, report, settings)
+    files = {p.name for p in (tmp_path / "val").iterdir()}
+    assert files == {"coverage.json", "injections.csv", "rank_histograms.png", "coverage.png"}
+    saved = json.loads((tmp_path / "val" / "coverage.json").read_text())
+    with open(tmp_path / "val" / "injections.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 60 == saved["run"]["n_injections"]
+    u = np.array([float(r["p1_u"]) for r in rows])
+    assert saved["parameters"]["p1"]["coverage_68"] == pytest.approx(np.mean(np.abs(u - 0.5) <= 0.34))
+
+
+def write_mock_file(path: Path, held: HeldOut, names: tuple[str, ...]) -> Path:
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("params", data=held.params)
+        ds.attrs["param_names"] = list(names)
+        f["r"] = held.r
+        for s, name in enumerate(("xi", "omega", "eta")):
+            f[name] = held.realisations[:, :, s]
+        f["done"] = np.array([True] * (len(held.params) - 1) + [False])
+    return path
+
+
+def test_held_out_file_is_checked_and_training_rows_are_excluded(tmp_path: Path) -> None:
+    emu = make_standin(seed=1)
+    held = held_out_mocks(emu, 6, 2, seed=0)
+    path = write_mock_file(tmp_path / "mocks.h5", held, emu.param_names)
+    got = read_held_out(path, emu)
+    np.testing.assert_array_equal(got.rows, np.arange(5))  # the unfinished row is left out
+    np.testing.assert_array_equal(got.realisations, held.realisations[:5])
+    emu.doc = {"training": {"data": {"sha256": hash_files(path)}, "split": {"test_rows": [1, 3, 5]}}}
+    np.testing.assert_array_equal(read_held_out(path, emu).rows, [1, 3])  # trained-on rows never injected
+    with pytest.raises(InputError, match="--n-injections: expected 1..2"):
+        run_injections(emu, read_held_out(path, emu), ValidationSettings(n_injections=3))
+    other = write_mock_file(tmp_path / "other.h5", held, ("a", "b", "c"))
+    with pytest.raises(
+        InputError, match="other.h5: /params: param_names a, b, c differ from the emulator's p0"
+    ):
+        read_held_out(other, emu)
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+
+def iaemu(*args: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "iaemu"), *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def emulator_and_mocks(root: Path, n: int) -> tuple[Path, Path]:
+    """A small artifact and held-out mocks drawn from its own predictive distribution (so it is exact)."""
+    import jax.numpy as jnp
+
+    from emulators.ia_model import ModelConfig
+    from inference.emulator_jax import load_jax_emulator
+    from tests.inference.test_emulator_jax import HI, LO, NAMES, make_artifact
+
+    make_artifact(
+        root / "emu", ModelConfig(hidden=16, n_blocks=1, latent=16, dec_channels=[4, 4], n_bins=6), 2
+    )
+    emu = load_jax_emulator(root / "emu", n_realisations=1)
+    rng = np.random.default_rng(0)
+    params = rng.uniform(LO, HI, size=(n, 7))
+    pred = emu.predict_batch(jnp.asarray(params, jnp.float32))
+    sd = np.sqrt(np.asarray(pred.aleatoric, float) + np.asarray(pred.epistemic, float))
+    cube = np.asarray(pred.mean, float)[:, None] + sd[:, None] * rng.normal(size=(n, 2, 3, 6))
+    held = HeldOut("mocks.h5", params, cube, emu.r, np.arange(n))
+    path = write_mock_file(root / "held_out.h5", held, tuple(NAMES))
+    with h5py.File(path, "a") as f:
+        f["r_edges"] = emu.r_edges
+        f["done"][-1] = True
+    return root / "emu", path
+
+
+@pytest.mark.slow
+def test_validate_command_end_to_end(tmp_path: Path) -> None:
+    emu, mocks = emulator_and_mocks(tmp_path, 6)
+    result = iaemu(
+        "validate",
+        str(emu),
+        str(mocks),
+        "--n-injections",
+        "4",
+        "--out",
+        str(tmp_path / "val"),
+        "--chains",
+        "2",
+        "--warmup",
+        "200",
+        "--samples",
+        "200",
+        "--seed",
+        "1",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / "val" / "coverage.json").read_text())
+    assert saved["run"]["n_injections"] == 4 and set(saved["parameters"]) == {
+        "mu_cen",
+        "mu_sat",
+        "logMmin",
+        "sigma_logM",
+        "logM0",
+        "logM1",
+        "alpha",
+    }
+    with open(tmp_path / "val" / "injections.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    truth = np.array([[float(r[f"{n}_truth"]) for n in saved["parameters"]] for r in rows])
+    with h5py.File(mocks) as f:
+        np.testing.assert_allclose(truth, f["params"][()][[int(r["row"]) for r in rows]])
+    assert "68% cover" in result.stdout
+
+
+def test_validate_command_refuses_bad_input(tmp_path: Path) -> None:
+    emu, mocks = emulator_and_mocks(tmp_path, 3)
+    result = iaemu("validate", str(emu), str(mocks), "--n-injections", "5", "--out", str(tmp_path / "val"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: --n-injections: expected 1..3 (held-out rows in {mocks}), got 5"
+    ]
+    assert not (tmp_path / "val").exists()
