@@ -7,7 +7,9 @@ realisations (for log ξ by the delta method, ``sem2 / mean^2``). Lengths in com
 Rows are handled as follows, and every exclusion is counted in :attr:`MockData.excluded`:
 
 - rows not marked ``/done`` are excluded ("not_done");
-- rows with a NaN or infinite parameter or statistic are bad input (:class:`InputError`) unless
+- rows whose non-finite values are realisations the simulator recorded as failed (the root attribute
+  ``failed``, (K, 2) row and realisation) are excluded and counted ("failed_realisations");
+- any other row with a NaN or infinite parameter or statistic is bad input (:class:`InputError`) unless
   ``drop_nan=True``, which excludes and counts them ("nan");
 - bins where the mean ξ is not positive cannot enter log ξ: those (row, bin) entries are masked out of the
   ξ loss (counted in ``xi_nonpositive_bins`` and ``xi_nonpositive_rows``); the row's ω and η still train.
@@ -125,6 +127,7 @@ def read_mocks(path: str | os.PathLike[str], *, drop_nan: bool = False) -> MockD
         stats = {name: _require(h5, path, name).astype(np.float64) for name in STATISTICS}
         done = _require(h5, path, "done").astype(bool)
         attrs = dict(h5["params"].attrs)
+        failed = np.asarray(h5.attrs.get("failed", np.zeros((0, 2))), dtype=np.int64).reshape(-1, 2)
     _check_shapes(path, params, r, r_edges, stats, done, attrs)
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in attrs["param_names"]]
     lo, hi = np.asarray(attrs["prior_lo"], float), np.asarray(attrs["prior_hi"], float)
@@ -133,7 +136,10 @@ def read_mocks(path: str | os.PathLike[str], *, drop_nan: bool = False) -> MockD
     cube = np.stack([stats[name] for name in STATISTICS], axis=1)  # (N, S, R, B)
     finite = np.isfinite(params).all(axis=1) & np.isfinite(cube).all(axis=(1, 2, 3))
     excluded = {"not_done": int((~done).sum())}
-    bad = done & ~finite
+    recorded = np.zeros(len(done), bool)
+    recorded[failed[(failed[:, 0] >= 0) & (failed[:, 0] < len(done)), 0]] = True
+    excluded["failed_realisations"] = int((done & ~finite & recorded).sum())
+    bad = done & ~finite & ~recorded
     if bad.any() and not drop_nan:
         raise InputError(f"{path}: /{', /'.join(STATISTICS)}: {int(bad.sum())} finished rows hold NaN or inf "
                          f"(first: row {int(np.flatnonzero(bad)[0])}); expected finite values "

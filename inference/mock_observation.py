@@ -17,10 +17,12 @@ from inference.observations import Observation, write_observation
 
 
 def observation_from_mock(
-    mocks: str | Path, row: int, out: str | Path
+    mocks: str | Path, row: int | None, out: str | Path
 ) -> tuple[Observation, dict[str, float]]:
-    """Write row `row` of `mocks` as an observation to `out`; return it and the row's true parameters."""
+    """Write row `row` (default: the first usable row) of `mocks` as an observation to `out`; return it and
+    the row's true parameters."""
     data = read_mocks(mocks, drop_nan=True)
+    row = int(data.row_index[0]) if row is None else row
     matches = np.flatnonzero(data.row_index == row)
     if matches.size == 0:
         raise InputError(f"{mocks}: /done: row {row} is not a finished, finite row of this dataset")

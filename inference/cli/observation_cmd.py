@@ -55,8 +55,10 @@ def import_tables(
 @user_errors
 def from_mock(
     mocks: Annotated[Path, typer.Argument(help="A mock dataset written by 'iaemu simulate'.")],
-    row: Annotated[int, typer.Option("--row", help="The design point (row of /params) to observe.")],
     out: Annotated[Path, typer.Option("--out", help="Observation file to write (HDF5).")],
+    row: Annotated[
+        int | None, typer.Option("--row", help="The design point (row of /params); default: first usable.")
+    ] = None,
 ) -> None:
     """Make an observation at known parameters: the mean of one mock row's realisations, and its variance."""
     from inference.mock_observation import observation_from_mock

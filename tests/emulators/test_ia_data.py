@@ -108,3 +108,18 @@ def test_split_is_seeded_disjoint_and_complete() -> None:
         np.array_equal(a, b) for a, b in zip((tr, va, te), split_rows(100, (0.1, 0.2), seed=3), strict=True)
     )
     assert not np.array_equal(te, split_rows(100, (0.1, 0.2), seed=4)[2])
+
+
+def test_rows_with_recorded_failures_are_excluded_and_counted(tmp_path: Path) -> None:
+    path = write_dataset(tmp_path / "failed.h5", 20, 4)
+    with h5py.File(path, "r+") as h5:
+        for row in (3, 7):  # the simulator gave up on realisation 2 of rows 3 and 7 ...
+            h5["omega"][row, 2, :] = np.nan
+        h5.attrs["failed"] = np.array([[3, 2], [7, 2]])  # ... and said so
+    data = read_mocks(path)
+    assert data.excluded["failed_realisations"] == 2 and data.excluded["nan"] == 0
+    assert len(data.params) == 18 and not np.isin([3, 7], data.row_index).any()
+    with h5py.File(path, "r+") as h5:
+        h5["eta"][5, 0, 0] = np.nan  # a NaN nobody recorded is still bad input
+    with pytest.raises(InputError, match="1 finished rows hold NaN.*row 5"):
+        read_mocks(path)

@@ -33,3 +33,11 @@ def test_unfinished_row_is_refused_and_nothing_written(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="row 2 is not a finished"):
         observation_from_mock(mocks, row=2, out=tmp_path / "obs.h5")
     assert not (tmp_path / "obs.h5").exists()
+
+
+def test_default_row_is_the_first_usable_one(tmp_path: Path) -> None:
+    done = np.array([False, True, True, True, True])
+    mocks = write_dataset(tmp_path / "mocks.h5", n=5, n_real=3, done=done)
+    _, truth = observation_from_mock(mocks, row=None, out=tmp_path / "obs.h5")
+    with h5py.File(mocks) as f:
+        np.testing.assert_allclose(list(truth.values()), f["params"][1])

@@ -43,6 +43,7 @@ rule mocks:
         n_points=lambda w: IA["n_points"][w.split],
         realisations=IA["realisations"],
         seed=lambda w: SEED + {"train": 0, "test": 1}[w.split],
+        config=f"--config {IA['mock_config']}" if IA.get("mock_config") else "",
     threads: IA.get("mock_workers", 2)
     resources:
         mem_mb=4000,
@@ -51,7 +52,7 @@ rule mocks:
         "../envs/iaemu.yaml"
     shell:
         "iaemu simulate --halos {input} --n-points {params.n_points} --realisations {params.realisations} "
-        "--out {output} --workers {threads} --seed {params.seed} --quiet > {log} 2>&1"
+        "--out {output} --workers {threads} --seed {params.seed} {params.config} --quiet > {log} 2>&1"
 
 
 rule train_emulator:
@@ -119,11 +120,11 @@ rule observation_from_mock:
     log:
         f"{OUT}/logs/observation.log",
     params:
-        row=IA["observation_row"],
+        row=f"--row {IA['observation_row']}" if IA.get("observation_row") is not None else "",
     conda:
         "../envs/iaemu.yaml"
     shell:
-        "iaemu observation from-mock {input} --row {params.row} --out {output} > {log} 2>&1"
+        "iaemu observation from-mock {input} {params.row} --out {output} > {log} 2>&1"
 
 
 rule fit_observation:
