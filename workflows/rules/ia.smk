@@ -103,12 +103,16 @@ rule validate_emulator:
         f"{OUT}/logs/validate_emulator.log",
     params:
         n_injections=IA["n_injections"],
+        chains=IA["chains"],
+        warmup=IA["warmup"],
+        samples=IA["samples"],
         seed=SEED,
     threads: 1
     conda:
         "../envs/iaemu.yaml"
     shell:
         "iaemu validate {input.emulator} {input.test} --n-injections {params.n_injections} "
+        "--chains {params.chains} --warmup {params.warmup} --samples {params.samples} "
         "--out $(dirname {output}) --seed {params.seed} --quiet > {log} 2>&1"
 
 
