@@ -27,9 +27,14 @@ def package_version() -> str:
         return "0+unknown"
 
 
+def print_error(message: str) -> None:
+    """Print `message` as one line on stderr, prefixed with `error: `."""
+    print("error: " + " ".join(message.split()), file=sys.stderr)
+
+
 def fail(message: str) -> None:
     """Print the message on one line on stderr and exit with code 2 (bad input)."""
-    print("error: " + " ".join(message.split()), file=sys.stderr)
+    print_error(message)
     raise typer.Exit(code=2)
 
 
@@ -72,6 +77,6 @@ def run_app(app: typer.Typer) -> None:
             print(ctx.get_help())
             sys.exit(0)
         where = f"{ctx.command_path}: " if ctx is not None else ""
-        print("error: " + where + " ".join(err.format_message().split()), file=sys.stderr)
+        print_error(where + err.format_message())
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

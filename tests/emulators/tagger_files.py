@@ -50,3 +50,10 @@ def write_toy_file(path: Path, n: int, top: bool | None, seed: int) -> Path:
         chunk = toy_branches(n, top, seed)
     write_jets(path, [chunk])
     return path
+
+
+def write_toy_split(folder: Path, sizes: tuple[int, int, int, int], seed: int) -> dict[str, Path]:
+    """One-class top and QCD training files, and mixed validation and test files of the given sizes."""
+    names, classes = ("top", "qcd", "val", "test"), (True, False, None, None)
+    return {name: write_toy_file(folder / f"{name}.root", n, top, seed + k)
+            for k, (name, n, top) in enumerate(zip(names, sizes, classes, strict=True))}  # fmt: skip

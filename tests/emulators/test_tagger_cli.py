@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from .tagger_files import write_toy_file
+from .tagger_files import write_toy_split
 
 TOPTAG = Path(sys.executable).parent / "toptag"
 
@@ -22,10 +22,7 @@ def toptag(*args: object) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
-    return {"top": write_toy_file(d / "top.root", 150, True, 20),
-            "qcd": write_toy_file(d / "qcd.root", 150, False, 21),
-            "val": write_toy_file(d / "val.root", 60, None, 22),
-            "test": write_toy_file(d / "test.root", 200, None, 23)}
+    return write_toy_split(d, (150, 150, 60, 200), seed=20)
 
 
 def test_train_evaluate_predict_chain(files, tmp_path) -> None:

@@ -11,7 +11,7 @@ from emulators.tagger_report import evaluate_tagger, predict_file
 from emulators.tagger_training import train_tagger
 from emulators.taggers import load_tagger
 
-from .tagger_files import one_thread, toy_branches, write_toy_file  # noqa: F401 (autouse fixture)
+from .tagger_files import one_thread, toy_branches, write_toy_split  # noqa: F401 (autouse fixture)
 
 TINY = {"lorentznet": {"hidden": 16, "layers": 2, "dropout": 0.0},
         "lgatr": {"blocks": 1, "hidden_mv": 4, "hidden_s": 8, "heads": 2, "dropout": 0.0},
@@ -21,10 +21,7 @@ TINY = {"lorentznet": {"hidden": 16, "layers": 2, "dropout": 0.0},
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("jets")
-    return {"top": write_toy_file(d / "top.root", 200, True, 10),
-            "qcd": write_toy_file(d / "qcd.root", 200, False, 11),
-            "val": write_toy_file(d / "val.root", 100, None, 12),
-            "test": write_toy_file(d / "test.root", 300, None, 13)}
+    return write_toy_split(d, (200, 200, 100, 300), seed=10)
 
 
 @pytest.mark.parametrize("name", ["lorentznet", "lgatr", "pfn"])
