@@ -2,11 +2,13 @@
 
     python benchmarks/bench_fit.py --emulator emu/ [--tng data.h5] [--cases 7,2] [--samplers emcee,...]
 
-Prints one JSON line per (case, sampler): bulk/tail ESS (worst parameter), wall time without compilation,
-compile time, ESS/s, ESS per gradient (emcee: per density evaluation), R-hat, divergences, posterior means;
-then one line per case with the ratios measured in this run. Cases: ``7`` frees every parameter, ``2`` frees
-μ_cen and μ_sat with the HOD fixed at the truth. Without ``--tng`` the data are the emulator's own mean at
-``--truth`` (default: the centre of the box) with independent errors of ``--rel-err`` × |value| + ``--floor``.
+Prints, per case, one JSON line with the cost of one value-plus-gradient at batch 1 (JAX port vs torch
+autograd), then one JSON line per (case, sampler): bulk/tail ESS (worst parameter), wall time without
+compilation, compile time, ESS/s, ESS per gradient (emcee: per density evaluation), R-hat, divergences,
+posterior means; then one line per case with the ratios measured in this run. Cases: ``7`` frees every
+parameter, ``2`` frees μ_cen and μ_sat with the HOD fixed at the truth. Without ``--tng`` the data are the
+emulator's own mean at ``--truth`` (default: the centre of the box) with independent errors of ``--rel-err``
+× |value| + ``--floor``.
 
 Pyro NUTS (the IAEmu paper's approach) runs on the torch emulator in float32 with the same likelihood
 (emulator variance added to the data covariance, log-determinant included), the same prior and the same
@@ -90,6 +92,30 @@ def torch_potential(emulator_dir: Path, like: IALikelihood):
         return -(loglike + log_jac)
 
     return potential, calls
+
+
+def time_gradient(emulator_dir: Path, like: IALikelihood, repeats: int) -> dict:
+    """Milliseconds per value-plus-gradient of the log posterior at batch 1: the jitted JAX port vs torch
+    autograd on the torch emulator (what Pyro's NUTS calls), at the centre of the free parameters' box."""
+    import torch
+
+    lo, hi = like.space.lo[like.space.free_index], like.space.hi[like.space.free_index]
+    value_and_grad = jax.jit(jax.value_and_grad(like.log_density))
+    theta = jnp.asarray(0.5 * (lo + hi))
+    value_and_grad(theta)[1].block_until_ready()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        _, grad = value_and_grad(theta)
+    grad.block_until_ready()
+    jax_ms = (time.perf_counter() - start) / repeats * 1e3
+    potential, _ = torch_potential(emulator_dir, like)
+    z = torch.zeros(len(lo), dtype=torch.float64, requires_grad=True)
+    start = time.perf_counter()
+    for _ in range(max(1, repeats // 10)):
+        torch.autograd.grad(potential({"z": z}), z)
+    torch_ms = (time.perf_counter() - start) / max(1, repeats // 10) * 1e3
+    return {"jax_value_and_grad_ms": jax_ms, "torch_value_and_grad_ms": torch_ms,
+            "torch_over_jax": torch_ms / jax_ms}
 
 
 def run_pyro(
@@ -187,6 +213,7 @@ def main() -> None:
     ap.add_argument("--pyro-warmup", type=int, default=200)
     ap.add_argument("--pyro-samples", type=int, default=300)
     ap.add_argument("--samplers", type=str, default="numpyro-nuts,emcee,pyro-nuts")
+    ap.add_argument("--grad-repeats", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -203,6 +230,9 @@ def main() -> None:
         fix = {n: float(truth[i]) for i, n in enumerate(emu.param_names) if n not in free}
         like = build_likelihood(emu, obs, fix=fix)
         label = f"{len(like.space.free)}-param"
+        grad_line = {"bench": "gradient", "case": label, "batch": 1,
+                     **time_gradient(args.emulator, like, args.grad_repeats)}
+        print(json.dumps(grad_line), flush=True)
         lines = {}
         samplers = args.samplers.split(",")
         if "numpyro-nuts" in samplers:

@@ -150,8 +150,13 @@ class MockStore:
         attrs: dict,
         final: bool,
     ) -> None:
-        """Write every finished row to the HDF5 output (atomically), then drop the row files it now holds."""
-        with atomic_file(self.out) as tmp, h5py.File(tmp, "w") as f:
+        """Write every finished row to the HDF5 output (atomically), then drop the row files it now holds.
+
+        The file uses HDF5's 1.10 format (``libver="v110"``): its dense attribute storage holds the
+        ``failed`` and ``failures`` attributes past the 64 KB limit of the oldest format (thousands of
+        failed realisations in a large design).
+        """
+        with atomic_file(self.out) as tmp, h5py.File(tmp, "w", libver=("v110", "latest")) as f:
             f.create_dataset("params", data=params)
             f["params"].attrs.update(
                 param_names=np.array(self.plan["param_names"], dtype=h5py.string_dtype()),

@@ -48,6 +48,19 @@ _ACTIVATIONS: dict[str, Callable[..., jax.Array]] = {
 }
 
 
+def _conv1d(x: jax.Array, weight: jax.Array, bias: jax.Array, stride: int, padding: int) -> jax.Array:
+    """1-D convolution of ``x`` (C_in, L) as one contraction over shifted copies (im2col).
+
+    On a CPU this is several times faster than ``lax.conv_general_dilated`` at the emulator's sizes (a few
+    tens of channels, ~20 bins), with and without the gradient.
+    """
+    k = weight.shape[2]
+    xp = jnp.pad(x, ((0, 0), (padding, padding)))
+    n_out = (xp.shape[1] - k) // stride + 1
+    cols = jnp.stack([xp[:, j : j + stride * (n_out - 1) + 1 : stride] for j in range(k)], axis=1)
+    return jnp.einsum("oik,ikl->ol", weight, cols) + bias[:, None]
+
+
 def _apply(ops: list[dict], w: dict[str, jax.Array], x: jax.Array, key: jax.Array | None) -> jax.Array:
     """Run one sample ``x`` (no batch axis) through ``ops``; ``key`` drives MC dropout (None: identity)."""
     for i, op in enumerate(ops):
@@ -55,14 +68,7 @@ def _apply(ops: list[dict], w: dict[str, jax.Array], x: jax.Array, key: jax.Arra
         if kind == "linear":
             x = x @ w[op["weight"]].T + w[op["bias"]]
         elif kind == "conv1d":
-            y = jax.lax.conv_general_dilated(
-                x[None],
-                w[op["weight"]],
-                (op["stride"],),
-                [(op["padding"], op["padding"])],
-                dimension_numbers=("NCH", "OIH", "NCH"),
-            )
-            x = y[0] + w[op["bias"]][:, None]
+            x = _conv1d(x, w[op["weight"]], w[op["bias"]], op["stride"], op["padding"])
         elif kind == "layernorm":
             mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
             x = (x - mu) / jnp.sqrt(var + op["eps"]) * w[op["weight"]] + w[op["bias"]]
@@ -94,15 +100,54 @@ def _apply(ops: list[dict], w: dict[str, jax.Array], x: jax.Array, key: jax.Arra
     return x
 
 
+_TENSOR_FIELDS = ("weight", "bias", "running_mean", "running_var")
+
+
 def _check_ops(ops: list[dict], names: set[str], where: str) -> None:
     for op in ops:
         if op.get("op") == "residual":
             _check_ops(op["body"], names, where)
-        for field in ("weight", "bias", "running_mean", "running_var"):
+        for field in _TENSOR_FIELDS:
             if field in op and op[field] not in names:
                 raise InputError(f"{where}: tensor '{op[field]}' named by the forward spec is missing")
         if op.get("op") == "activation" and op.get("fn") not in _ACTIVATIONS:
             raise InputError(f"{where}: forward: unknown activation '{op.get('fn')}'")
+
+
+def _relabel(ops: list[dict], rename: Callable[[str], str]) -> list[dict]:
+    """A copy of ``ops`` with every tensor name passed through ``rename``."""
+    out = []
+    for op in ops:
+        op = dict(op)
+        if op.get("op") == "residual":
+            op["body"] = _relabel(op["body"], rename)
+        for field in _TENSOR_FIELDS:
+            if field in op:
+                op[field] = rename(op[field])
+        out.append(op)
+    return out
+
+
+def _shared_decoder(decoders: list[list[dict]], weights: dict[str, jax.Array]
+                    ) -> tuple[list[dict], dict[str, jax.Array]] | None:
+    """When every decoder runs the same ops on its own ``decoders.{s}.`` tensors: those ops (names relative
+    to the decoder) and the decoders' weights stacked on axis 1, (M, S, ...), so one ``vmap`` runs them all.
+    None otherwise (each decoder then runs on its own)."""
+    prefixes = [f"decoders.{s}." for s in range(len(decoders))]
+    names: list[set[str]] = [set() for _ in decoders]
+
+    def strip(s: int) -> Callable[[str], str]:
+        def rename(name: str) -> str:
+            names[s].add(name)
+            return name.removeprefix(prefixes[s]) if name.startswith(prefixes[s]) else "\0" + name
+        return rename
+
+    relative = [_relabel(ops, strip(s)) for s, ops in enumerate(decoders)]
+    if any(ops != relative[0] for ops in relative) or any(n.startswith("\0") for n in names[0]):
+        return None
+    rel_names = {n.removeprefix(prefixes[0]) for n in names[0]}
+    stacked = {n: jnp.stack([weights[p + n] for p in prefixes], axis=1) for n in rel_names}
+    return relative[0], stacked
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +168,7 @@ class JaxEmulator:
     weights: dict[str, jax.Array]  # stacked over passes' members: (M, ...)
     mc_keys: jax.Array | None  # (K, 2) dropout keys for MC dropout, None for an ensemble
     sha256: str
+    shared_decoder: tuple[list[dict], dict[str, jax.Array]] | None = None  # see _shared_decoder
 
     def passes(self, theta: jax.Array) -> jax.Array:
         """Per-pass outputs (K, 2, S, B) in the transformed space at ``theta`` (P,) physical units."""
@@ -131,19 +177,26 @@ class JaxEmulator:
         x = (2.0 * (theta - lo) / (hi - lo) - 1.0).astype(jnp.float32)
         spec = self.doc["forward"]
 
-        def member(w: dict[str, jax.Array], key: jax.Array | None) -> jax.Array:
-            z = _apply(spec["encoder"], w, x, None if key is None else jax.random.fold_in(key, 0))
-            outs = [
-                _apply(dec, w, z, None if key is None else jax.random.fold_in(key, s + 1))
-                for s, dec in enumerate(spec["decoders"])
-            ]
-            return jnp.stack(outs, axis=1)  # (2, S, B)
+        n_dec = len(spec["decoders"])
 
+        def member(w: dict[str, jax.Array], dec_w: dict[str, jax.Array] | None,
+                   key: jax.Array | None) -> jax.Array:
+            z = _apply(spec["encoder"], w, x, None if key is None else jax.random.fold_in(key, 0))
+            keys = [None if key is None else jax.random.fold_in(key, s + 1) for s in range(n_dec)]
+            if dec_w is None:
+                outs = [_apply(dec, w, z, k) for dec, k in zip(spec["decoders"], keys, strict=True)]
+                return jnp.stack(outs, axis=1)  # (2, S, B)
+            ops = self.shared_decoder[0]
+            if key is None:
+                return jnp.moveaxis(jax.vmap(lambda d: _apply(ops, d, z, None))(dec_w), 0, 1)
+            return jnp.moveaxis(jax.vmap(lambda d, k: _apply(ops, d, z, k))(dec_w, jnp.stack(keys)), 0, 1)
+
+        dec_weights = None if self.shared_decoder is None else self.shared_decoder[1]
         if self.mc_keys is None:
-            out = jax.vmap(lambda w: member(w, None))(self.weights)
+            out = jax.vmap(lambda w, d: member(w, d, None))(self.weights, dec_weights)
         else:
-            single = jax.tree.map(lambda a: a[0], self.weights)
-            out = jax.vmap(lambda k: member(single, k))(self.mc_keys)
+            single, dec_single = jax.tree.map(lambda a: a[0], (self.weights, dec_weights))
+            out = jax.vmap(lambda k: member(single, dec_single, k))(self.mc_keys)
         center, scale = jnp.asarray(sc["center"]), jnp.asarray(sc["scale"])
         return jnp.stack([out[:, 0] * scale + center, out[:, 1] * scale**2], axis=1)
 
@@ -223,4 +276,5 @@ def load_jax_emulator(
         weights=stacked,
         mc_keys=keys,
         sha256=sha,
+        shared_decoder=_shared_decoder(doc["forward"]["decoders"], stacked),
     )

@@ -201,3 +201,24 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, workers: int, 
         assert np.array_equal(resumed[name], uninterrupted[name], equal_nan=name != "done"), name
     assert resumed["done"].all() and len(resumed["params"]) == 10
     assert sorted(os.listdir(tmp_path)) == ["killed.h5"]
+
+
+def test_thousands_of_failures_are_written_and_resumed(tmp_path) -> None:
+    """More failure records than an HDF5 attribute of the oldest format holds (64 KB) still save and load."""
+    from catalogs.mock_store import MockStore
+
+    n_rows = 3000
+    plan = {"run_key": "k", "param_names": list(PARAM_NAMES), "created": "now"}
+    store = MockStore(tmp_path / "m.h5", plan, n_rows, 2, 4)
+    store.open()
+    store.done[:] = True
+    store.failures = {(row, k): f"non-finite xi in row {row} (after 2 attempts)" for row in range(n_rows)
+                      for k in range(2)}
+    lo, hi = np.zeros(7), np.ones(7)
+    store.save(np.zeros((n_rows, 7)), lo, hi, np.logspace(-1, 1, 5), {}, final=True)
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        assert len(json.dumps(json.loads(f.attrs["failures"]))) > 65536
+        assert f.attrs["failed"].shape == (2 * n_rows, 2)
+    again = MockStore(tmp_path / "m.h5", plan, n_rows, 2, 4)
+    again.open()
+    assert again.failures == store.failures and again.done.all()
