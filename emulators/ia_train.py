@@ -40,7 +40,7 @@ class EmulatorSettings:
     test_fraction: float = 0.1
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=400, batch_size=64, lr=2e-3, weight_decay=1e-4, warmup_epochs=10, patience=80, grad_clip=10.0,
+        epochs=120, batch_size=64, lr=2e-3, weight_decay=1e-4, warmup_epochs=10, patience=60, grad_clip=10.0,
         cpu_threads=1))
     beta: BetaSchedule = field(default_factory=BetaSchedule)
 

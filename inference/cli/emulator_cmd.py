@@ -24,7 +24,9 @@ def train(
     mocks: Annotated[Path, typer.Argument(help="Mock dataset (HDF5, DESIGN.md 3.1).")],
     out: Annotated[Path, typer.Option("--out", help="Artifact directory (emulator.json + weights).")],
     ensemble: Annotated[int, typer.Option("--ensemble", help="Members of the deep ensemble.")] = 5,
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs per member.")] = 400,
+    epochs: Annotated[
+        int, typer.Option("--epochs", help="Epochs per member (the cosine schedule spans them).")
+    ] = 120,
     mc_dropout: Annotated[bool, typer.Option("--mc-dropout", help="One network with MC dropout instead of "
                                              "a deep ensemble (--ensemble is then ignored).")] = False,
     device: DeviceOption = "auto",

@@ -10,10 +10,6 @@ import typer
 from catalogs.errors import InputError
 from inference.cli.common import QuietOption, SeedOption, user_errors
 
-NO_DEFAULT_EMULATOR = (
-    "--emulator: no default emulator ships with iaemu yet (planned in issue #8); pass "
-    "--emulator DIR, an artifact written by `iaemu train`"
-)
 ChainsOption = Annotated[int, typer.Option("--chains", help="NUTS chains.")]
 WarmupOption = Annotated[
     int, typer.Option("--warmup", help="Warm-up iterations per chain (emcee: burn-in steps).")
@@ -64,8 +60,11 @@ def fit(
     ],
     out: Annotated[
         Path, typer.Option("--out", help="Fit directory: posterior.nc, summary.json, corner.png, ppc.png.")
-    ],
-    emulator: Annotated[Path | None, typer.Option("--emulator", help="Emulator artifact directory.")] = None,
+    ] = Path("fit"),
+    emulator: Annotated[
+        Path | None,
+        typer.Option("--emulator", help="Emulator artifact directory (default: the one that ships)."),
+    ] = None,
     stats: StatsOption = None,
     fix: Annotated[
         list[str] | None, typer.Option("--fix", help="Fix a parameter: NAME=VALUE (repeatable).")
@@ -97,8 +96,7 @@ def fit(
     quiet: QuietOption = False,
 ) -> None:
     """Fit an observation (e.g. an IllustrisTNG measurement, --tng data.h5) with NUTS or emcee."""
-    if emulator is None:
-        raise InputError(NO_DEFAULT_EMULATOR)
+    from inference.default_emulator import default_emulator_path
     from inference.ia_fit import FitSettings, fit_observation, report
 
     fixed = {k: v[0] for k, v in _named_numbers(fix, "--fix", 1, "NAME=VALUE").items()}
@@ -118,7 +116,7 @@ def fit(
         walkers=walkers,
         seed=seed,
     )
-    summary = fit_observation(emulator, tng, out, settings, quiet=quiet)
+    summary = fit_observation(emulator or default_emulator_path(), tng, out, settings, quiet=quiet)
     print(report(summary))
     print(f"wrote {out}")
 

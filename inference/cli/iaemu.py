@@ -2,7 +2,14 @@
 
 import typer
 
-from inference.cli import emulator_cmd, fit_cmd, halos_cmd, observation_cmd, simulate_cmd
+from inference.cli import (
+    default_emulator_cmd,
+    emulator_cmd,
+    fit_cmd,
+    halos_cmd,
+    observation_cmd,
+    simulate_cmd,
+)
 from inference.cli.common import VersionOption, run_app
 
 app = typer.Typer(
@@ -25,6 +32,7 @@ app.command("evaluate")(emulator_cmd.evaluate)
 app.command("fit")(fit_cmd.fit)
 app.command("validate")(fit_cmd.validate)
 app.add_typer(observation_cmd.app, name="observation")
+app.add_typer(default_emulator_cmd.app, name="default-emulator")
 
 
 def main() -> None:

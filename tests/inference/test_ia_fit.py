@@ -175,15 +175,13 @@ def artifact(tmp_path_factory):
             ["--tng", "obs.h5", "--fix", "alpha=1.5"],
             "--fix: alpha=1.5 is outside the prior",
         ),
-        ("no emulator", ["--tng", "obs.h5", "--no-emu"], "no default emulator ships with iaemu yet"),
     ],
 )
 def test_fit_refuses_bad_input_with_one_line(
     artifact: Path, case: str, args: list[str], message: str
 ) -> None:
     args = [a if not a.endswith(".h5") else str(artifact / a) for a in args]
-    emu = [] if "--no-emu" in args else ["--emulator", str(artifact / "emu")]
-    args = [a for a in args if a != "--no-emu"]
+    emu = ["--emulator", str(artifact / "emu")]
     out = artifact / f"fit-{case.replace(' ', '_')}"
     result = iaemu("fit", *args, *emu, "--out", str(out), "--quiet")
     assert result.returncode == 2, result.stderr

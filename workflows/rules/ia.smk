@@ -17,7 +17,7 @@ rule halos:
         f"{OUT}/logs/halos.log",
     params:
         preset=IA["halo_preset"],
-        seed=SEED,
+        seed=IA.get("halo_seed", SEED),
         device=config["device"],
     threads: 2
     resources:
@@ -42,7 +42,7 @@ rule mocks:
     params:
         n_points=lambda w: IA["n_points"][w.split],
         realisations=IA["realisations"],
-        seed=lambda w: SEED + {"train": 0, "test": 1}[w.split],
+        seed=lambda w: IA.get("mock_seeds", {"train": SEED, "test": SEED + 1})[w.split],
         config=f"--config {IA['mock_config']}" if IA.get("mock_config") else "",
     threads: IA.get("mock_workers", 2)
     resources:
@@ -66,7 +66,7 @@ rule train_emulator:
         ensemble=IA["ensemble"],
         epochs=IA["epochs"],
         device=config["device"],
-        seed=SEED,
+        seed=IA.get("train_seed", SEED),
     threads: 2
     resources:
         mem_mb=8000,
@@ -103,9 +103,9 @@ rule validate_emulator:
         f"{OUT}/logs/validate_emulator.log",
     params:
         n_injections=IA["n_injections"],
-        chains=IA["chains"],
-        warmup=IA["warmup"],
-        samples=IA["samples"],
+        chains=IA.get("validation_budget", IA)["chains"],
+        warmup=IA.get("validation_budget", IA)["warmup"],
+        samples=IA.get("validation_budget", IA)["samples"],
         seed=SEED,
     threads: 1
     conda:
@@ -151,3 +151,18 @@ rule fit_observation:
         "iaemu fit --tng {input.observation} --emulator {input.emulator} --out $(dirname {output}) "
         "--chains {params.chains} --warmup {params.warmup} --samples {params.samples} "
         "--seed {params.seed} --quiet > {log} 2>&1"
+
+
+rule default_emulator:
+    """Make this run's emulator the one that ships in the package (use with config/default.yaml)."""
+    input:
+        emulator=f"{IA_OUT}/emulator",
+        metrics=f"{IA_OUT}/report/metrics.json",
+    output:
+        touch(f"{IA_OUT}/default_emulator.installed"),
+    log:
+        f"{OUT}/logs/default_emulator.log",
+    conda:
+        "../envs/iaemu.yaml"
+    shell:
+        "iaemu default-emulator install {input.emulator} {input.metrics} > {log} 2>&1"
