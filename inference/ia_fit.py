@@ -29,6 +29,7 @@ from inference.ia_likelihood import DEFAULT_VARIANCE, IALikelihood, build_likeli
 from inference.samplers import SamplerResult, run_emcee, run_nuts
 
 SAMPLERS = ("nuts", "emcee")
+STARTS = ("mode", "prior")
 
 
 @dataclass
@@ -48,15 +49,33 @@ class FitSettings:
     samples: int = 1000
     target_accept: float = 0.8
     walkers: int = 32
+    start: str = "mode"  # "mode": chains start at the best point of a multi-start search; "prior": random
     seed: int = 0
+
+
+def start_point(like: IALikelihood, settings: FitSettings) -> dict[str, float] | None:
+    """Where the chains start: the mode found by :func:`inference.mode_search.find_mode` (``start="mode"``)
+    or None (``"prior"``: NUTS draws each chain's start, emcee starts at the box centre)."""
+    if settings.start not in STARTS:
+        raise InputError(f"--start: '{settings.start}': expected one of {', '.join(STARTS)}")
+    if settings.start == "prior":
+        return None
+    from inference.mode_search import find_mode
+
+    idx = like.space.free_index
+    mode = find_mode(lambda free, data, cov: like.log_likelihood(like.space.full(free), data, cov),
+                     like.space.lo[idx], like.space.hi[idx], *like.model_args, seed=settings.seed)
+    return {name: float(v) for name, v in zip(like.space.free, mode, strict=True)}
 
 
 def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool = False) -> SamplerResult:
     """Run NUTS (numpyro) or emcee on the likelihood's numpyro model; draws of the free parameters."""
+    start = start_point(like, settings) if settings.sampler in SAMPLERS else None
     if settings.sampler == "nuts":
         return run_nuts(
             like.numpyro_model,
             model_args=like.model_args,
+            init=start,
             chains=settings.chains,
             warmup=settings.warmup,
             samples=settings.samples,
@@ -72,7 +91,7 @@ def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool =
         return run_emcee(
             like.numpyro_model,
             model_args=like.model_args,
-            init=centre,
+            init=start or centre,
             walkers=settings.walkers,
             steps=settings.warmup + settings.samples,
             burn=settings.warmup,

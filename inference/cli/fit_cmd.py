@@ -83,6 +83,10 @@ def fit(
     warmup: WarmupOption = 500,
     samples: SamplesOption = 1000,
     target_accept: Annotated[float, typer.Option("--target-accept", help="NUTS target acceptance.")] = 0.8,
+    start: Annotated[
+        str,
+        typer.Option("--start", help="mode: start chains at a multi-start mode search's best point; prior."),
+    ] = "mode",
     xi_space: Annotated[str, typer.Option("--xi-space", help="Fit ξ in linear or log space.")] = "linear",
     emulator_variance: VarianceOption = "epistemic",
     interpolate: Annotated[
@@ -114,6 +118,7 @@ def fit(
         samples=samples,
         target_accept=target_accept,
         walkers=walkers,
+        start=start,
         seed=seed,
     )
     summary = fit_observation(emulator or default_emulator_path(), tng, out, settings, quiet=quiet)
