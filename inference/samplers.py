@@ -203,18 +203,29 @@ def run_nuts(
     start uniformly in (-2, 2) unconstrained, differently per chain); for a LogDensity, the unconstrained
     starting point (required), shared by every chain. batch: every array in model_args/model_kwargs has a
     leading axis of datasets, each sampled by its own `chains` chains in the same compiled program (they
-    start where the first dataset's chains start). Programs are compiled once per target, settings and
-    argument shapes, and reused by later calls in the process (compile_time_s is then 0).
+    start where the first dataset's chains start, unless `init` holds one value per dataset). Programs are
+    compiled once per target, settings and argument shapes, and reused by later calls in the process
+    (compile_time_s is then 0).
     """
     if chains < 1 or warmup < 1 or samples < 1:
         raise InputError(f"NUTS: chains, warmup, samples: expected >= 1, got {chains}, {warmup}, {samples}")
     kwargs = dict(model_kwargs or {})
     n_batch = len(jax.tree.leaves((model_args, kwargs))[0]) if batch else None
-    first = jax.tree.map(lambda a: a[0], (model_args, kwargs)) if batch else (model_args, kwargs)
-    start = _start(target, init, chains, *first, seed)
+    per_dataset = batch and init is not None and all(np.ndim(v) == 1 for v in init.values())
+    if per_dataset:
+        starts = [
+            _start(target, {k: v[b] for k, v in init.items()}, chains,
+                   *jax.tree.map(lambda a, i=b: a[i], (model_args, kwargs)), seed)
+            for b in range(n_batch)
+        ]
+        start = jax.tree.map(lambda *zs: jnp.stack(zs), *starts)
+    else:
+        first = jax.tree.map(lambda a: a[0], (model_args, kwargs)) if batch else (model_args, kwargs)
+        start = _start(target, init, chains, *first, seed)
     keys = jax.random.split(jax.random.PRNGKey(seed), chains)
     if batch:
-        start = jax.tree.map(lambda v: jnp.broadcast_to(v, (n_batch, *v.shape)), start)
+        if not per_dataset:
+            start = jax.tree.map(lambda v: jnp.broadcast_to(v, (n_batch, *v.shape)), start)
         keys = jax.random.split(jax.random.PRNGKey(seed), n_batch * chains).reshape(n_batch, chains, -1)
     options = {"target_accept_prob": target_accept, "max_tree_depth": max_tree_depth,
                "dense_mass": dense_mass}

@@ -14,7 +14,8 @@ with every parameter free under the emulator's prior box. A single realisation c
 own: its noise is what the emulator's aleatoric variance (of one realisation) describes, so the likelihood
 uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemic) by default.
 The injections are fitted in batches by one compiled NUTS program (:func:`inference.samplers.run_nuts`
-with ``batch=True``).
+with ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
+(:mod:`inference.mode_search`).
 
 Per parameter: ``u`` = the posterior fraction below the truth; the SBC rank is the number of ``n_ranks``
 evenly thinned draws below it (uniform on 0..n_ranks when calibrated), tested with a chi-square over 10
@@ -39,6 +40,7 @@ from catalogs.errors import InputError
 from catalogs.progress import progress
 from inference.diagnostics import parameter_summary
 from inference.ia_likelihood import Emulator, build_likelihood
+from inference.mode_search import find_mode
 from inference.observations import STATISTICS, Observation, describe_bins, same_bins
 from inference.samplers import run_nuts
 
@@ -174,9 +176,13 @@ def run_injections(
     for b, start in enumerate(progress(starts, desc="injections", quiet=quiet)):
         chunk = slice(start, start + settings.batch)
         args = (jnp.asarray(data[chunk]), jnp.zeros((len(data[chunk]), k, k)))
+        modes = find_mode(lambda free, d, c: like.log_likelihood(like.space.full(free), d, c),
+                          like.space.lo[like.space.free_index], like.space.hi[like.space.free_index],
+                          *args, batch=True, seed=settings.seed + b)
         result = run_nuts(
             like.numpyro_model,
             model_args=args,
+            init={name: modes[:, i] for i, name in enumerate(names)},
             batch=True,
             chains=settings.chains,
             warmup=settings.warmup,

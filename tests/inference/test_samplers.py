@@ -98,6 +98,19 @@ def test_batched_nuts_fits_each_dataset_on_its_own() -> None:
         assert abs(m.std() - np.sqrt(1 / 40)) < 0.15 * np.sqrt(1 / 40)
 
 
+def two_peaks(m):
+    x = numpyro.sample("x", dist.Uniform(-3.0, 3.0))
+    numpyro.factor("peaks", jnp.logaddexp(-0.5 * ((x - m) / 0.05) ** 2, -0.5 * ((x + m) / 0.05) ** 2))
+
+
+def test_batched_nuts_starts_each_dataset_where_its_init_says() -> None:
+    """Two peaks 4 apart with sd 0.05 cannot be crossed: each dataset's chains stay at their own start."""
+    result = run_nuts(two_peaks, model_args=(jnp.asarray([2.0, 2.0]),), init={"x": np.array([2.0, -2.0])},
+                      chains=2, warmup=100, samples=100, batch=True, seed=3, quiet=True)
+    means = np.asarray(result.samples["x"]).mean(axis=(1, 2))
+    np.testing.assert_allclose(means, [2.0, -2.0], atol=0.05)
+
+
 def test_bad_sampler_settings_are_input_errors() -> None:
     target = LogDensity(fn=lambda p: -0.5 * jnp.sum(p["y"] ** 2))
     with pytest.raises(InputError, match="starting point"):
