@@ -54,17 +54,15 @@ class FitSettings:
 
 
 def start_point(like: IALikelihood, settings: FitSettings) -> dict[str, float] | None:
-    """Where the chains start: the mode found by :func:`inference.mode_search.find_mode` (``start="mode"``)
-    or None (``"prior"``: NUTS draws each chain's start, emcee starts at the box centre)."""
+    """Where the chains start: the mode found by :func:`inference.mode_search.likelihood_mode`
+    (``start="mode"``) or None (``"prior"``: NUTS draws each chain's start; emcee starts at the centre)."""
     if settings.start not in STARTS:
         raise InputError(f"--start: '{settings.start}': expected one of {', '.join(STARTS)}")
     if settings.start == "prior":
         return None
-    from inference.mode_search import find_mode
+    from inference.mode_search import likelihood_mode
 
-    idx = like.space.free_index
-    mode = find_mode(lambda free, data, cov: like.log_likelihood(like.space.full(free), data, cov),
-                     like.space.lo[idx], like.space.hi[idx], *like.model_args, seed=settings.seed)
+    mode = likelihood_mode(like, *like.model_args, seed=settings.seed)
     return {name: float(v) for name, v in zip(like.space.free, mode, strict=True)}
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +20,9 @@ import numpy as np
 from jax.example_libraries import optimizers
 
 LogLike = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (theta_free, data, cov) -> log L
+
+if TYPE_CHECKING:
+    from inference.ia_likelihood import IALikelihood
 
 
 @dataclass(frozen=True)
@@ -77,3 +81,11 @@ def find_mode(loglike: LogLike, lo: np.ndarray, hi: np.ndarray, data: jax.Array,
         return np.asarray(search(key, data, cov), float)
     keys = jax.random.split(key, len(data))
     return np.asarray(jax.lax.map(lambda a: search(*a), (keys, data, cov)), float)
+
+
+def likelihood_mode(like: IALikelihood, data: jax.Array, cov: jax.Array, *, batch: bool = False,
+                    seed: int = 0) -> np.ndarray:
+    """:func:`find_mode` of an IA likelihood's free parameters for ``data, cov`` (one dataset or a batch)."""
+    idx = like.space.free_index
+    return find_mode(lambda free, d, c: like.log_likelihood(like.space.full(free), d, c),
+                     like.space.lo[idx], like.space.hi[idx], data, cov, batch=batch, seed=seed)

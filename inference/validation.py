@@ -40,7 +40,7 @@ from catalogs.errors import InputError
 from catalogs.progress import progress
 from inference.diagnostics import parameter_summary
 from inference.ia_likelihood import Emulator, build_likelihood
-from inference.mode_search import find_mode
+from inference.mode_search import likelihood_mode
 from inference.observations import STATISTICS, Observation, describe_bins, same_bins
 from inference.samplers import run_nuts
 
@@ -176,9 +176,7 @@ def run_injections(
     for b, start in enumerate(progress(starts, desc="injections", quiet=quiet)):
         chunk = slice(start, start + settings.batch)
         args = (jnp.asarray(data[chunk]), jnp.zeros((len(data[chunk]), k, k)))
-        modes = find_mode(lambda free, d, c: like.log_likelihood(like.space.full(free), d, c),
-                          like.space.lo[like.space.free_index], like.space.hi[like.space.free_index],
-                          *args, batch=True, seed=settings.seed + b)
+        modes = likelihood_mode(like, *args, batch=True, seed=settings.seed + b)
         result = run_nuts(
             like.numpyro_model,
             model_args=args,
