@@ -11,7 +11,9 @@
   ``t = center + scale * mean``, ``var_t = scale^2 * var``, then ``xi = exp(t)`` (see
   :mod:`emulators.ensemble` for the variance transform);
 - param_names, prior box, r bins (Mpc/h), statistics, ensemble size and epistemic mode, realisations per
-  training row, training-data SHA-256, training record and test metrics.
+  training row, training-data SHA-256, training record and test metrics;
+- ``noise``: the correlation of one realisation's noise across bins and statistics (:mod:`emulators.noise`,
+  estimated on the training rows; null when not estimated).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def artifact_dict(emulator: Emulator) -> dict:
             "log_statistics": "E = exp(t_mean + (avg var_t / n_realisations + epistemic_t) / 2); "
                               "each part's Var = (exp(part_t) - 1) * E^2 (log-normal moments)",
         },
+        "noise": emulator.noise,
         "training": emulator.meta,
         "test_metrics": emulator.meta.get("test_metrics"),
     }
@@ -104,4 +107,5 @@ def load_emulator(directory: str | os.PathLike[str], device: str | torch.device 
     net.to(device).eval()
     return Emulator(net, Scalers.from_dict(doc["scalers"]), list(doc["param_names"]), np.asarray(doc["r"]),
                     np.asarray(doc["r_edges"]), int(doc["variance"]["n_realisations"]),
-                    doc["ensemble"]["epistemic"], int(doc["ensemble"]["mc_samples"]), doc["training"])
+                    doc["ensemble"]["epistemic"], int(doc["ensemble"]["mc_samples"]), doc["training"],
+                    doc.get("noise"))

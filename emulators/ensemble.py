@@ -60,6 +60,7 @@ class Emulator:
     epistemic: str = "ensemble"  # "ensemble" | "mc_dropout"
     mc_samples: int = 32
     meta: dict = field(default_factory=dict)  # training record and test metrics
+    noise: dict | None = None  # noise correlation across bins (emulators.noise), None when not estimated
 
     @property
     def device(self) -> torch.device:

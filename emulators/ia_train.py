@@ -108,6 +108,7 @@ def train_to_artifact(mocks: str | os.PathLike[str], out: str | os.PathLike[str]
     """Train on ``mocks`` (HDF5, DESIGN.md 3.1) and write the artifact directory ``out`` (DESIGN.md 3.2)."""
     from emulators.artifact import write_artifact
     from emulators.evaluate import compute_metrics
+    from emulators.noise import emulator_noise
 
     settings = settings or EmulatorSettings()
     out = Path(out)
@@ -128,6 +129,8 @@ def train_to_artifact(mocks: str | os.PathLike[str], out: str | os.PathLike[str]
         "histories": _summary(histories),
         "test_metrics": compute_metrics(emulator, data.subset(te))["summary"] if te.size else None,
     }
+    if data.n_real >= 2:
+        emulator.noise = emulator_noise(emulator, mocks, data.row_index[tr])
     with atomic_directory(out) as tmp:
         write_artifact(emulator, tmp)
     shutil.rmtree(ckpt_root, ignore_errors=True)

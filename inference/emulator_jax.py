@@ -169,6 +169,7 @@ class JaxEmulator:
     mc_keys: jax.Array | None  # (K, 2) dropout keys for MC dropout, None for an ensemble
     sha256: str
     shared_decoder: tuple[list[dict], dict[str, jax.Array]] | None = None  # see _shared_decoder
+    noise_correlation: np.ndarray | None = None  # (S·B, S·B) of one realisation's noise (emulators.noise)
 
     def passes(self, theta: jax.Array) -> jax.Array:
         """Per-pass outputs (K, 2, S, B) in the transformed space at ``theta`` (P,) physical units."""
@@ -277,4 +278,5 @@ def load_jax_emulator(
         mc_keys=keys,
         sha256=sha,
         shared_decoder=_shared_decoder(doc["forward"]["decoders"], stacked),
+        noise_correlation=np.asarray(doc["noise"]["correlation"], float) if doc.get("noise") else None,
     )

@@ -14,6 +14,10 @@ simulator realisation) and the epistemic variance (the emulator's uncertainty ab
 
 The log-likelihood is ``-0.5 [d^T Σ^-1 d + log det Σ + K log 2π]`` with ``d`` = data − model and
 ``Σ = C_data + diag(v_emu)``; the log-determinant matters whenever ``v_emu`` depends on the parameters.
+When the aleatoric variance enters and the emulator carries a noise correlation C across bins
+(``noise_correlation``, :mod:`emulators.noise`), its part of ``Σ`` is ``diag(σ) C diag(σ)`` instead of
+``diag(σ²)``: one realisation's ξ bins are correlated (0.4–0.8 between neighbours), and treating them as
+independent makes the posterior overconfident.
 
 Emulator variance (``emulator_variance``): ``none`` | ``aleatoric`` | ``epistemic`` | ``both``. The default
 is ``epistemic``: an observation's covariance already describes its own noise (sample variance,
@@ -153,6 +157,10 @@ def gaussian_loglike(residual: jax.Array, cov: jax.Array) -> jax.Array:
     return -0.5 * (z @ z + logdet + residual.size * jnp.log(2.0 * jnp.pi))
 
 
+def _finite_or_minus_inf(ll: jax.Array) -> jax.Array:
+    return jnp.where(jnp.isnan(ll), -jnp.inf, ll)
+
+
 @dataclass(frozen=True)
 class IALikelihood:
     """Gaussian likelihood of an observation given the emulator; see the module docstring."""
@@ -172,26 +180,50 @@ class IALikelihood:
         """Whether the data covariance is diagonal (covariances passed as arguments must share this)."""
         return bool(np.all(self.cov == np.diag(np.diag(self.cov))))
 
-    def model(self, theta_full: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Model vector (K,) and emulator variance (K,) in the likelihood's space at all P parameters."""
+    @property
+    def noise_correlation(self) -> np.ndarray | None:
+        """Correlation of one realisation's noise over the chosen statistics' emulator bins, used when the
+        aleatoric variance enters; None when it does not or the emulator has none (bins independent)."""
+        corr = getattr(self.emulator, "noise_correlation", None)
+        if corr is None or self.emulator_variance not in ("aleatoric", "both"):
+            return None
+        b = len(self.emulator.r)
+        idx = np.concatenate([b * self.emulator.statistics.index(s) + np.arange(b) for s in self.stats])
+        return np.asarray(corr)[np.ix_(idx, idx)]
+
+    def _blocks(self, theta_full: jax.Array) -> list[tuple[jax.Array, jax.Array, jax.Array, jax.Array]]:
+        """Per chosen statistic: model (B_obs,), the linear map J (B_obs, B_emu) from emulator bins to the
+        likelihood's space (bin mapping, then 1/ξ̄ in log space), aleatoric and epistemic variance (B_emu,)."""
         pred = self.emulator.predict(theta_full)
-        var = {
-            "none": 0.0 * pred.mean,
-            "aleatoric": pred.aleatoric,
-            "epistemic": pred.epistemic,
-            "both": pred.aleatoric + pred.epistemic,
-        }[self.emulator_variance]
-        means, variances = [], []
+        blocks = []
         for s in self.stats:
             i = self.emulator.statistics.index(s)
-            m, v = pred.mean[i], var[i]
-            if self.mapping is not None:
-                m, v = self.mapping @ m, (self.mapping**2) @ v
+            m = pred.mean[i]
+            jac = jnp.eye(m.size) if self.mapping is None else jnp.asarray(self.mapping)
+            m = jac @ m
             if s == "xi" and self.xi_space == "log":
-                m, v = jnp.log(m), v / m**2
-            means.append(m)
-            variances.append(v)
-        return jnp.concatenate(means), jnp.concatenate(variances)
+                m, jac = jnp.log(m), jac / m[:, None]
+            blocks.append((m, jac, pred.aleatoric[i], pred.epistemic[i]))
+        return blocks
+
+    def model(self, theta_full: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Model vector (K,) and emulator variance (K,) in the likelihood's space at all P parameters."""
+        alea = self.emulator_variance in ("aleatoric", "both")
+        epi = self.emulator_variance in ("epistemic", "both")
+        blocks = self._blocks(theta_full)
+        var = [jac**2 @ (a * alea + e * epi) for _, jac, a, e in blocks]
+        return jnp.concatenate([b[0] for b in blocks]), jnp.concatenate(var)
+
+    def model_covariance(self, theta_full: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Model vector (K,) and emulator covariance (K, K): the aleatoric part ``A C A^T`` with the noise
+        correlation C and ``A = J diag(σ_aleatoric)`` per statistic, plus the diagonal epistemic part."""
+        corr = self.noise_correlation
+        blocks = self._blocks(theta_full)
+        scaled = jax.scipy.linalg.block_diag(*[jac * jnp.sqrt(a) for _, jac, a, _ in blocks])
+        cov = scaled @ jnp.asarray(corr, scaled.dtype) @ scaled.T
+        if self.emulator_variance == "both":
+            cov = cov + jnp.diag(jnp.concatenate([jac**2 @ e for _, jac, _, e in blocks]))
+        return jnp.concatenate([b[0] for b in blocks]), cov
 
     @property
     def model_args(self) -> tuple[jax.Array, jax.Array]:
@@ -207,13 +239,16 @@ class IALikelihood:
             (self.model_args[0] if data is None else data),
             (self.model_args[1] if cov is None else cov),
         )
+        if self.noise_correlation is not None:
+            mean, emu_cov = self.model_covariance(theta_full)
+            return _finite_or_minus_inf(gaussian_loglike(data - mean, cov + emu_cov))
         mean, var = self.model(theta_full)
         if self.diagonal:  # elementwise: exact, and ~3x cheaper per gradient than through a Cholesky factor
             total = jnp.diag(cov) + var
             ll = -0.5 * jnp.sum((data - mean) ** 2 / total + jnp.log(2.0 * jnp.pi * total))
         else:
             ll = gaussian_loglike(data - mean, cov + jnp.diag(var))
-        return jnp.where(jnp.isnan(ll), -jnp.inf, ll)
+        return _finite_or_minus_inf(ll)
 
     def log_density(self, theta_free: jax.Array) -> jax.Array:
         """Log posterior density of the free parameters (physical units); -inf outside the prior box."""

@@ -12,7 +12,8 @@ or with any emulator and held-out realisations in memory::
 Each injection is one held-out parameter point and ONE of its simulator realisations (seeded choice), fitted
 with every parameter free under the emulator's prior box. A single realisation carries no covariance of its
 own: its noise is what the emulator's aleatoric variance (of one realisation) describes, so the likelihood
-uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemic) by default.
+uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemic) by default; the
+aleatoric part is correlated across bins by the artifact's noise correlation (:mod:`emulators.noise`).
 The injections are fitted in batches by one compiled NUTS program (:func:`inference.samplers.run_nuts`
 with ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
 (:mod:`inference.mode_search`).

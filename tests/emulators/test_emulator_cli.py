@@ -78,6 +78,11 @@ def test_train_writes_the_artifact(trained: tuple[Path, Path]) -> None:
         and len(split["test_rows"]) == split["test"]
     )
     assert set(doc["test_metrics"]) == {"xi", "omega", "eta"}
+    noise = doc["noise"]  # estimated on the training rows; the synthetic noise is independent across bins
+    corr = np.asarray(noise["correlation"])
+    assert noise["rows"] == split["train"] and corr.shape == (18, 18)
+    np.testing.assert_allclose(np.diag(corr), 1.0)
+    assert np.abs(corr[~np.eye(18, dtype=bool)]).mean() < 0.1
     weights = load_file(emu / "weights.safetensors")
     assert {"member0.encoder.0.weight", "member1.encoder.0.weight"} <= set(weights)
     assert not any(k.startswith("member2.") for k in weights)

@@ -26,6 +26,10 @@ def test_shipped_emulator_is_small_complete_and_loads() -> None:
     data = json.loads((path / "emulator.json").read_text())["training"]["data"]
     assert data["rows_used"] >= 1000 and metrics["rows"] >= 100
     assert metrics["test_sha256"] != data["sha256"]  # evaluated on an independent file
+    corr = emu.noise_correlation  # one realisation's ξ noise is correlated between neighbouring bins
+    b = emu.r.size
+    assert corr.shape == (3 * b, 3 * b) and np.linalg.eigvalsh(corr).min() > 0
+    assert np.median(np.diag(corr[:b, :b], 1)) > 0.3
 
 
 def test_fit_without_emulator_uses_the_shipped_one(tmp_path: Path) -> None:

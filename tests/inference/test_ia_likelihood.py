@@ -97,6 +97,46 @@ def test_log_xi_space_uses_the_delta_method() -> None:
         build_likelihood(emu, negative, xi_space="log")
 
 
+def ar1_correlation(k: int, rho: float) -> np.ndarray:
+    idx = np.arange(k)
+    return rho ** np.abs(idx[:, None] - idx[None, :])
+
+
+@pytest.mark.parametrize("xi_space", ["linear", "log"])
+@pytest.mark.parametrize("mode", list(VARIANCE))
+def test_noise_correlation_enters_the_aleatoric_covariance(mode: str, xi_space: str) -> None:
+    """With a noise correlation C, the aleatoric part is diag(σ) C diag(σ) on the chosen statistics' bins
+    (scaled by 1/ξ̄ in log space); epistemic stays diagonal; without aleatoric variance C plays no part."""
+    emu = varying_standin()
+    emu.b = emu.b + np.concatenate([np.full(6, 30.0), np.zeros(12)]).astype(np.float32)  # positive ξ
+    emu.noise_correlation = ar1_correlation(18, 0.7)
+    cov = random_cov(18, seed=8, scale=0.05)
+    obs = observe(emu, np.zeros(3), cov, seed=9).select(("xi", "eta"))
+    like = build_likelihood(emu, obs, emulator_variance=mode, xi_space=xi_space)
+    keep = np.r_[0:6, 12:18]
+    assert (like.noise_correlation is None) == (mode in ("none", "epistemic"))
+    for theta in np.random.default_rng(10).uniform(-1, 1, size=(3, 3)):
+        alea, epi = (np.asarray(v, float)[keep] for v in emu.var_fn(jnp.asarray(theta)))
+        mean = (emu.A.astype(float) @ theta + emu.b)[keep]
+        sd = np.sqrt(alea) * (mode in ("aleatoric", "both"))
+        emu_cov = np.outer(sd, sd) * ar1_correlation(18, 0.7)[np.ix_(keep, keep)]
+        emu_cov += np.diag(epi * (mode in ("epistemic", "both")))
+        data, model, data_cov = obs.data_vector(), mean.copy(), obs.cov
+        if xi_space == "log":
+            jac = np.ones(12)
+            jac[:6] = 1.0 / mean[:6]
+            data_jac = np.ones(12)
+            data_jac[:6] = 1.0 / data[:6]
+            data, model = np.r_[np.log(data[:6]), data[6:]], np.r_[np.log(mean[:6]), mean[6:]]
+            emu_cov, data_cov = np.outer(jac, jac) * emu_cov, np.outer(data_jac, data_jac) * data_cov
+        expected = multivariate_normal.logpdf(data, model, data_cov + emu_cov)
+        got = float(like.log_likelihood(jnp.asarray(theta, jnp.float32)))
+        assert got == pytest.approx(expected, rel=2e-5)
+        if mode in ("aleatoric", "both"):  # the correlation matters: the diagonal form differs
+            diag_only = multivariate_normal.logpdf(data, model, data_cov + np.diag(np.diag(emu_cov)))
+            assert abs(got - diag_only) > 0.05
+
+
 def test_prior_box_fixed_values_and_narrowing() -> None:
     emu = make_standin()
     space = parameter_space(emu, fix={"p1": 0.5}, bounds={"p0": (-0.5, 0.25)})
