@@ -6,15 +6,17 @@ a :class:`SamplerResult`::
 
     run_nuts(target, *, model_args=(), model_kwargs=None, chains=4, warmup=500, samples=1000,
              target_accept=0.8, max_tree_depth=10, dense_mass=False, seed=0, init=None,
-             batch=False, quiet=False) -> SamplerResult
+             batch=False, chain_method="vectorized", quiet=False) -> SamplerResult
     run_emcee(target, *, model_args=(), model_kwargs=None, init=None, walkers=32, steps=2000,
               burn=500, thin=1, init_scale=1e-2, seed=0, quiet=False) -> SamplerResult
     model_log_density(model, model_args=(), model_kwargs=None, init=None, seed=0) -> (LogDensity, start)
 
-NUTS runs its chains vectorised (`jax.vmap`, numpyro's chain_method="vectorized"): on a CPU one XLA device
-runs them all, so numpyro's "parallel" is not needed. The sampler is our own loop over numpyro's NUTS
-kernel: one program for the initialisation and one for a chunk of iterations are compiled ahead of time
-(their compile time is measured apart from the run), and the chunks run under a progress bar. The data
+NUTS runs its chains in one XLA program, either vectorised (`jax.vmap`, numpyro's
+chain_method="vectorized": every iteration lasts as long as the longest trajectory among the chains) or
+one after the other (`jax.lax.map`, "sequential": each chain at its own trajectory length). The sampler
+is our own loop over numpyro's NUTS kernel: one program for the initialisation and one for a chunk of
+iterations are compiled ahead of time (their compile time is measured apart from the run), and the chunks
+run under a progress bar. The data
 enter as arguments, never as closures, so `batch=True` fits many datasets (model_args with a leading batch
 axis, e.g. Poisson toys) in one compiled program; compiled programs are kept per target, settings and
 argument shapes, so a second fit of new data of the same shapes compiles nothing. Gradient counts cover
@@ -41,6 +43,7 @@ from catalogs.errors import InputError
 from catalogs.progress import progress
 
 Params = dict[str, Any]
+CHAIN_METHODS = ("vectorized", "sequential")
 
 
 class LogDensity(NamedTuple):
@@ -136,10 +139,15 @@ class _NutsPrograms(NamedTuple):
 _PROGRAMS: dict[tuple[Any, ...], _NutsPrograms] = {}
 
 
+def _mapped(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` over a leading axis of (states, args, kwargs), one element after the other (lax.map)."""
+    return lambda states, args, kw: jax.lax.map(lambda a: fn(*a), (states, args, kw))
+
+
 def _nuts_programs(target: Any, options: dict[str, Any], warmup: int, chunk: int, batch: bool,
-                   example: tuple[Any, ...]) -> _NutsPrograms:
+                   vectorized: bool, example: tuple[Any, ...]) -> _NutsPrograms:
     """The compiled init and chunk programs for this target, settings and argument shapes (cached)."""
-    key = (target, tuple(sorted(options.items())), warmup, chunk, batch, _signature(example))
+    key = (target, tuple(sorted(options.items())), warmup, chunk, batch, vectorized, _signature(example))
     if key in _PROGRAMS:
         return _PROGRAMS[key]._replace(compile_time_s=0.0)
     from numpyro.infer import NUTS
@@ -167,10 +175,11 @@ def _nuts_programs(target: Any, options: dict[str, Any], warmup: int, chunk: int
 
             return jax.lax.scan(step, state, None, length=chunk)
 
-        return jax.vmap(one_chain)(states)
+        return jax.vmap(one_chain)(states) if vectorized else jax.lax.map(one_chain, states)
 
     if batch:
-        init_chains, run_chunk = jax.vmap(init_chains), jax.vmap(run_chunk)
+        init_chains = jax.vmap(init_chains)
+        run_chunk = jax.vmap(run_chunk) if vectorized else _mapped(run_chunk)
     keys, start, args, kw = example
     init_program, t_init = _aot(init_chains, keys, start, args, kw)
     states = jax.eval_shape(init_chains, keys, start, args, kw)
@@ -195,9 +204,10 @@ def run_nuts(
     seed: int = 0,
     init: Params | None = None,
     batch: bool = False,
+    chain_method: str = "vectorized",
     quiet: bool = False,
 ) -> SamplerResult:
-    """Sample `target` (numpyro model or :class:`LogDensity`) with NUTS, chains vectorised.
+    """Sample `target` (numpyro model or :class:`LogDensity`) with NUTS.
 
     init: for a model, constrained starting values of some sites (numpyro's init_to_value; the others
     start uniformly in (-2, 2) unconstrained, differently per chain); for a LogDensity, the unconstrained
@@ -205,8 +215,13 @@ def run_nuts(
     leading axis of datasets, each sampled by its own `chains` chains in the same compiled program (they
     start where the first dataset's chains start, unless `init` holds one value per dataset). Programs are
     compiled once per target, settings and argument shapes, and reused by later calls in the process
-    (compile_time_s is then 0).
+    (compile_time_s is then 0). chain_method: "vectorized" steps all chains (and datasets) together, so
+    every iteration costs the longest trajectory among them; "sequential" runs them one after the other
+    in the same program, each at its own trajectory length (cheaper on a CPU, where a batched gradient
+    costs about the sum of single ones).
     """
+    if chain_method not in CHAIN_METHODS:
+        raise InputError(f"NUTS: chain_method: '{chain_method}': expected one of {', '.join(CHAIN_METHODS)}")
     if chains < 1 or warmup < 1 or samples < 1:
         raise InputError(f"NUTS: chains, warmup, samples: expected >= 1, got {chains}, {warmup}, {samples}")
     kwargs = dict(model_kwargs or {})
@@ -230,7 +245,8 @@ def run_nuts(
     options = {"target_accept_prob": target_accept, "max_tree_depth": max_tree_depth,
                "dense_mass": dense_mass}
     n_chunks, chunk = _chunking(warmup + samples)
-    programs = _nuts_programs(target, options, warmup, chunk, batch, (keys, start, model_args, kwargs))
+    programs = _nuts_programs(target, options, warmup, chunk, batch, chain_method == "vectorized",
+                              (keys, start, model_args, kwargs))
     begin = time.perf_counter()
     states = programs.init(keys, start, model_args, kwargs)
     draws, stats = [], []
@@ -247,7 +263,7 @@ def run_nuts(
     n_grad = int(all_stats["num_steps"][..., : warmup + samples].sum())
     settings = {"sampler": "nuts", "chains": chains, "warmup": warmup, "samples": samples,
                 "target_accept": target_accept, "max_tree_depth": max_tree_depth, "dense_mass": dense_mass,
-                "chain_method": "vectorized", "seed": seed, "batch": n_batch}
+                "chain_method": chain_method, "seed": seed, "batch": n_batch}
     return SamplerResult(
         sampler="nuts",
         samples={k: v[keep] for k, v in all_draws.items()},

@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,7 +46,7 @@ from inference.diagnostics import parameter_summary
 from inference.ia_likelihood import Emulator, build_likelihood
 from inference.mode_search import likelihood_mode
 from inference.observations import STATISTICS, Observation, describe_bins, same_bins
-from inference.samplers import run_nuts
+from inference.samplers import CHAIN_METHODS, run_nuts
 
 LEVELS = (0.68, 0.95)
 RANK_BINS = 10
@@ -72,6 +75,7 @@ class ValidationSettings:
     samples: int = 1000
     target_accept: float = 0.8
     batch: int = 25
+    chain_method: str = "sequential"
     n_ranks: int = 99
     seed: int = 0
 
@@ -154,10 +158,19 @@ def _choose(held: HeldOut, settings: ValidationSettings) -> tuple[np.ndarray, np
 
 
 def run_injections(
-    emulator: Emulator, held: HeldOut, settings: ValidationSettings, *, quiet: bool = False
+    emulator: Emulator,
+    held: HeldOut,
+    settings: ValidationSettings,
+    *,
+    quiet: bool = False,
+    shard: tuple[int, int] = (0, 1),
 ) -> InjectionResults:
-    """Fit the chosen injections with NUTS (all parameters free) and collect u, ranks, R-hat, divergences."""
+    """Fit the chosen injections with NUTS (all parameters free) and collect u, ranks, R-hat, divergences.
+
+    shard ``(i, n)``: fit only injections i, i + n, i + 2n, ... of the chosen ones (one worker's share).
+    """
     pick, real = _choose(held, settings)
+    pick, real = pick[shard[0] :: shard[1]], real[shard[0] :: shard[1]]
     stats = settings.stats or tuple(s for s in STATISTICS if s in emulator.statistics)
     idx = [STATISTICS.index(s) for s in stats]
     data = held.realisations[pick, real][:, idx].reshape(len(pick), -1)  # (K, S'B)
@@ -174,10 +187,11 @@ def run_injections(
     out = {key: [] for key in ("mean", "sd", "u", "rank", "r_hat", "div")}
     wall = compile_time = 0.0
     starts = range(0, len(pick), settings.batch)
-    for b, start in enumerate(progress(starts, desc="injections", quiet=quiet)):
+    for start in progress(starts, desc="injections", quiet=quiet):
         chunk = slice(start, start + settings.batch)
+        seed = settings.seed + shard[0] + shard[1] * start  # the position of the batch's first injection
         args = (jnp.asarray(data[chunk]), jnp.zeros((len(data[chunk]), k, k)))
-        modes = likelihood_mode(like, *args, batch=True, seed=settings.seed + b)
+        modes = likelihood_mode(like, *args, batch=True, seed=seed)
         result = run_nuts(
             like.numpyro_model,
             model_args=args,
@@ -187,7 +201,8 @@ def run_injections(
             warmup=settings.warmup,
             samples=settings.samples,
             target_accept=settings.target_accept,
-            seed=settings.seed + b,
+            chain_method=settings.chain_method,
+            seed=seed,
             quiet=True,
         )
         wall, compile_time = wall + result.wall_time_s, compile_time + result.compile_time_s
@@ -218,6 +233,35 @@ def run_injections(
         wall,
         compile_time,
     )
+
+
+PER_INJECTION = ("rows", "realisation", "truth", "post_mean", "post_sd", "u", "rank", "r_hat", "divergences")
+
+
+def merge_shards(shards: list[InjectionResults]) -> InjectionResults:
+    """The results of ``n`` shards (shard i holds injections i, i + n, ...) in the original order; the
+    times add up (CPU seconds over workers)."""
+    n = len(shards)
+    total = sum(len(s.truth) for s in shards)
+    order = np.concatenate([np.arange(i, total, n) for i in range(n)])
+    back = np.argsort(order)
+    fields = {f: np.concatenate([getattr(s, f) for s in shards])[back] for f in PER_INJECTION}
+    first = shards[0]
+    return InjectionResults(
+        names=first.names,
+        n_ranks=first.n_ranks,
+        wall_time_s=sum(s.wall_time_s for s in shards),
+        compile_time_s=sum(s.compile_time_s for s in shards),
+        **fields,
+    )
+
+
+def _fit_shard(emulator_dir: str, held_out: str, settings: ValidationSettings, shard: tuple[int, int],
+               quiet: bool) -> InjectionResults:
+    from inference.emulator_jax import load_jax_emulator
+
+    emulator = load_jax_emulator(emulator_dir, n_realisations=1)
+    return run_injections(emulator, read_held_out(held_out, emulator), settings, quiet=quiet, shard=shard)
 
 
 def coverage_report(res: InjectionResults) -> dict:
@@ -326,15 +370,34 @@ def validate_artifact(
     out: str | Path,
     settings: ValidationSettings | None = None,
     *,
+    workers: int = 1,
     quiet: bool = False,
 ) -> dict:
-    """``iaemu validate``: fit K held-out mocks with the emulator of ``emulator_dir``; return the report."""
+    """``iaemu validate``: fit K held-out mocks with the emulator of ``emulator_dir``; return the report.
+
+    ``workers`` > 1 shares the injections among that many processes (one core each is what they use).
+    """
     from inference.emulator_jax import load_jax_emulator
 
     settings = settings or ValidationSettings()
+    if settings.chain_method not in CHAIN_METHODS:
+        raise InputError(
+            f"--chain-method: '{settings.chain_method}': expected one of {', '.join(CHAIN_METHODS)}"
+        )
     emulator = load_jax_emulator(emulator_dir, n_realisations=1)  # one realisation per injection
     held = read_held_out(held_out, emulator)
-    results = run_injections(emulator, held, settings, quiet=quiet)
+    _choose(held, settings)  # refuse bad input before any work starts
+    begin = time.perf_counter()
+    workers = max(1, min(workers, settings.n_injections))
+    if workers == 1:
+        results = run_injections(emulator, held, settings, quiet=quiet)
+    else:
+        context = multiprocessing.get_context("spawn")  # JAX does not survive fork
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            jobs = [pool.submit(_fit_shard, str(emulator_dir), str(held_out), settings, (i, workers), True)
+                    for i in range(workers)]
+            results = merge_shards([job.result() for job in jobs])
     report = coverage_report(results)
+    report["run"] |= {"workers": workers, "elapsed_s": time.perf_counter() - begin}
     write_validation(out, results, report, settings)
     return report

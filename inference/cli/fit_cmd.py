@@ -144,6 +144,14 @@ def validate(
     warmup: WarmupOption = 500,
     samples: SamplesOption = 1000,
     batch: Annotated[int, typer.Option("--batch", help="Injections fitted by one compiled program.")] = 25,
+    chain_method: Annotated[
+        str,
+        typer.Option(
+            "--chain-method",
+            help="NUTS chains side by side (vectorized) or one after the other (sequential: cheaper on CPU).",
+        ),
+    ] = "sequential",
+    workers: Annotated[int, typer.Option("--workers", help="Processes sharing the injections.")] = 1,
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
@@ -158,8 +166,9 @@ def validate(
         warmup=warmup,
         samples=samples,
         batch=max(1, batch),
+        chain_method=chain_method,
         seed=seed,
     )
-    report = validate_artifact(emulator, held_out, out, settings, quiet=quiet)
+    report = validate_artifact(emulator, held_out, out, settings, workers=workers, quiet=quiet)
     print(format_report(report))
     print(f"wrote {out}")

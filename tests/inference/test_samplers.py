@@ -32,9 +32,11 @@ def assert_moments(draws: np.ndarray) -> None:
             assert abs(product.mean() - COV[i, j]) < 4 * error, (i, j, product.mean(), error)
 
 
-def test_nuts_on_a_model_recovers_a_correlated_gaussian() -> None:
+@pytest.mark.parametrize("chain_method", ["vectorized", "sequential"])
+def test_nuts_on_a_model_recovers_a_correlated_gaussian(chain_method: str) -> None:
     result = run_nuts(gaussian, model_args=(jnp.asarray(MU), jnp.asarray(COV)), chains=4, warmup=300,
-                      samples=1000, seed=3, quiet=True)
+                      samples=1000, seed=3, chain_method=chain_method, quiet=True)
+    assert result.settings["chain_method"] == chain_method
     assert result.samples["x"].shape == (4, 1000, 3)
     assert_moments(result.samples["x"])
     assert result.sample_stats["diverging"].sum() == 0
@@ -79,7 +81,8 @@ def test_nuts_is_reproducible_and_reuses_its_compiled_program() -> None:
     assert runs[0].compile_time_s > 0 and runs[1].compile_time_s == 0.0
 
 
-def test_batched_nuts_fits_each_dataset_on_its_own() -> None:
+@pytest.mark.parametrize("chain_method", ["vectorized", "sequential"])
+def test_batched_nuts_fits_each_dataset_on_its_own(chain_method: str) -> None:
     # three datasets of 40 points from N(m, 1): posterior of the mean under a flat prior is N(ybar, 1/40)
     rng = np.random.default_rng(0)
     data = rng.normal(np.array([[-3.0], [0.0], [5.0]]), 1.0, size=(3, 40))
@@ -89,7 +92,7 @@ def test_batched_nuts_fits_each_dataset_on_its_own() -> None:
         numpyro.sample("y", dist.Normal(m, 1.0), obs=y)
 
     result = run_nuts(model, model_args=(jnp.asarray(data),), chains=2, warmup=200, samples=400, seed=1,
-                      batch=True, quiet=True)
+                      batch=True, chain_method=chain_method, quiet=True)
     assert result.samples["m"].shape == (3, 2, 400)
     for b in range(3):
         m = result.item(b).samples["m"]
@@ -115,6 +118,8 @@ def test_bad_sampler_settings_are_input_errors() -> None:
     target = LogDensity(fn=lambda p: -0.5 * jnp.sum(p["y"] ** 2))
     with pytest.raises(InputError, match="starting point"):
         run_nuts(target, quiet=True)
+    with pytest.raises(InputError, match="chain_method"):
+        run_nuts(target, init={"y": jnp.zeros(1)}, chain_method="parallel", quiet=True)
     with pytest.raises(InputError, match="walkers"):
         run_emcee(target, init={"y": jnp.zeros(5)}, walkers=6, quiet=True)
     with pytest.raises(InputError, match="burn"):

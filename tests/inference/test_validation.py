@@ -16,6 +16,7 @@ from inference.validation import (
     HeldOut,
     ValidationSettings,
     coverage_report,
+    merge_shards,
     read_held_out,
     run_injections,
     write_validation,
@@ -66,6 +67,21 @@ def test_injections_are_calibrated_and_exact(tmp_path: Path) -> None:
     assert len(rows) == 60 == saved["run"]["n_injections"]
     u = np.array([float(r["p1_u"]) for r in rows])
     assert saved["parameters"]["p1"]["coverage_68"] == pytest.approx(np.mean(np.abs(u - 0.5) <= 0.34))
+
+
+def test_shards_merge_back_into_the_unsharded_order() -> None:
+    emu = make_standin(seed=3, posterior_sd=0.1)
+    held = held_out_mocks(emu, 20, 2, seed=5)
+    settings = ValidationSettings(n_injections=7, chains=2, warmup=50, samples=50, batch=4, seed=2)
+    whole = run_injections(emu, held, settings, quiet=True)
+    shards = [run_injections(emu, held, settings, quiet=True, shard=(i, 3)) for i in range(3)]
+    assert [len(s.truth) for s in shards] == [3, 2, 2]
+    merged = merge_shards(shards)
+    np.testing.assert_array_equal(merged.rows, whole.rows)
+    np.testing.assert_array_equal(merged.realisation, whole.realisation)
+    np.testing.assert_array_equal(merged.truth, whole.truth)
+    np.testing.assert_allclose(merged.post_mean, whole.post_mean, atol=4 * whole.post_sd.max() / np.sqrt(20))
+    assert merged.wall_time_s == pytest.approx(sum(s.wall_time_s for s in shards))
 
 
 def write_mock_file(path: Path, held: HeldOut, names: tuple[str, ...]) -> Path:
@@ -153,10 +169,13 @@ def test_validate_command_end_to_end(tmp_path: Path) -> None:
         "200",
         "--seed",
         "1",
+        "--workers",
+        "2",
         "--quiet",
     )
     assert result.returncode == 0, result.stderr
     saved = json.loads((tmp_path / "val" / "coverage.json").read_text())
+    assert saved["run"]["workers"] == 2 and saved["settings"]["chain_method"] == "sequential"
     assert saved["run"]["n_injections"] == 4 and set(saved["parameters"]) == {
         "mu_cen",
         "mu_sat",
