@@ -107,13 +107,13 @@ rule validate_emulator:
         warmup=IA.get("validation_budget", IA)["warmup"],
         samples=IA.get("validation_budget", IA)["samples"],
         seed=SEED,
-    threads: 1
+    threads: IA.get("validation_workers", 2)
     conda:
         "../envs/iaemu.yaml"
     shell:
         "iaemu validate {input.emulator} {input.test} --n-injections {params.n_injections} "
         "--chains {params.chains} --warmup {params.warmup} --samples {params.samples} "
-        "--out $(dirname {output}) --seed {params.seed} --quiet > {log} 2>&1"
+        "--workers {threads} --out $(dirname {output}) --seed {params.seed} --quiet > {log} 2>&1"
 
 
 rule observation_from_mock:
