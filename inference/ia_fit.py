@@ -26,7 +26,7 @@ import numpy as np
 
 from catalogs.errors import InputError
 from inference.ia_likelihood import DEFAULT_VARIANCE, IALikelihood, build_likelihood
-from inference.samplers import SamplerResult, run_emcee, run_nuts
+from inference.samplers import CHAIN_METHODS, SamplerResult, run_emcee, run_nuts
 
 SAMPLERS = ("nuts", "emcee")
 STARTS = ("mode", "prior")
@@ -45,6 +45,7 @@ class FitSettings:
     interpolate: bool = False
     sampler: str = "nuts"
     chains: int = 4
+    chain_method: str = "sequential"  # NUTS chains one after the other; "vectorized": side by side
     warmup: int = 500
     samples: int = 1000
     target_accept: float = 0.8
@@ -68,6 +69,10 @@ def start_point(like: IALikelihood, settings: FitSettings) -> dict[str, float] |
 
 def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool = False) -> SamplerResult:
     """Run NUTS (numpyro) or emcee on the likelihood's numpyro model; draws of the free parameters."""
+    if settings.chain_method not in CHAIN_METHODS:
+        raise InputError(
+            f"--chain-method: '{settings.chain_method}': expected one of {', '.join(CHAIN_METHODS)}"
+        )
     start = start_point(like, settings) if settings.sampler in SAMPLERS else None
     if settings.sampler == "nuts":
         return run_nuts(
@@ -75,6 +80,7 @@ def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool =
             model_args=like.model_args,
             init=start,
             chains=settings.chains,
+            chain_method=settings.chain_method,
             warmup=settings.warmup,
             samples=settings.samples,
             target_accept=settings.target_accept,

@@ -11,6 +11,13 @@ from catalogs.errors import InputError
 from inference.cli.common import QuietOption, SeedOption, user_errors
 
 ChainsOption = Annotated[int, typer.Option("--chains", help="NUTS chains.")]
+ChainMethodOption = Annotated[
+    str,
+    typer.Option(
+        "--chain-method",
+        help="NUTS chains one after the other (sequential: cheaper on a CPU) or side by side (vectorized).",
+    ),
+]
 WarmupOption = Annotated[
     int, typer.Option("--warmup", help="Warm-up iterations per chain (emcee: burn-in steps).")
 ]
@@ -77,6 +84,7 @@ def fit(
     ] = None,
     sampler: Annotated[str, typer.Option("--sampler", help="nuts | emcee.")] = "nuts",
     chains: ChainsOption = 4,
+    chain_method: ChainMethodOption = "sequential",
     walkers: Annotated[
         int, typer.Option("--walkers", help="emcee walkers (even, >= 2 x free parameters).")
     ] = 32,
@@ -114,6 +122,7 @@ def fit(
         interpolate=interpolate,
         sampler=sampler,
         chains=chains,
+        chain_method=chain_method,
         warmup=warmup,
         samples=samples,
         target_accept=target_accept,
@@ -144,13 +153,7 @@ def validate(
     warmup: WarmupOption = 500,
     samples: SamplesOption = 1000,
     batch: Annotated[int, typer.Option("--batch", help="Injections fitted by one compiled program.")] = 25,
-    chain_method: Annotated[
-        str,
-        typer.Option(
-            "--chain-method",
-            help="NUTS chains side by side (vectorized) or one after the other (sequential: cheaper on CPU).",
-        ),
-    ] = "sequential",
+    chain_method: ChainMethodOption = "sequential",
     workers: Annotated[int, typer.Option("--workers", help="Processes sharing the injections.")] = 1,
     seed: SeedOption = 0,
     quiet: QuietOption = False,

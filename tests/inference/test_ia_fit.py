@@ -175,6 +175,11 @@ def artifact(tmp_path_factory):
             ["--tng", "obs.h5", "--fix", "alpha=1.5"],
             "--fix: alpha=1.5 is outside the prior",
         ),
+        (
+            "chain method",
+            ["--tng", "obs.h5", "--chain-method", "parallel"],
+            "--chain-method: 'parallel': expected one of vectorized, sequential",
+        ),
     ],
 )
 def test_fit_refuses_bad_input_with_one_line(
