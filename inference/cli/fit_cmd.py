@@ -159,7 +159,8 @@ def validate(
     quiet: QuietOption = False,
 ) -> None:
     """Injection/recovery on held-out mocks: rank-based coverage per parameter."""
-    from inference.validation import ValidationSettings, format_report, validate_artifact
+    from inference.validation import ValidationSettings, validate_artifact
+    from inference.validation_report import format_report
 
     settings = ValidationSettings(
         n_injections=n_injections,

@@ -12,15 +12,8 @@ import pytest
 
 from catalogs.errors import InputError
 from inference.fit_outputs import hash_files
-from inference.validation import (
-    HeldOut,
-    ValidationSettings,
-    coverage_report,
-    merge_shards,
-    read_held_out,
-    run_injections,
-    write_validation,
-)
+from inference.validation import HeldOut, ValidationSettings, merge_shards, read_held_out, run_injections
+from inference.validation_report import coverage_report, write_validation
 from tests.inference.standin import exact_posterior, make_standin
 
 
