@@ -26,7 +26,7 @@ import numpy as np
 
 from catalogs.errors import InputError
 from inference.ia_likelihood import DEFAULT_VARIANCE, IALikelihood, build_likelihood
-from inference.samplers import CHAIN_METHODS, SamplerResult, run_emcee, run_nuts
+from inference.samplers import SamplerResult, check_chain_method, run_emcee, run_nuts
 
 SAMPLERS = ("nuts", "emcee")
 STARTS = ("mode", "prior")
@@ -69,10 +69,7 @@ def start_point(like: IALikelihood, settings: FitSettings) -> dict[str, float] |
 
 def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool = False) -> SamplerResult:
     """Run NUTS (numpyro) or emcee on the likelihood's numpyro model; draws of the free parameters."""
-    if settings.chain_method not in CHAIN_METHODS:
-        raise InputError(
-            f"--chain-method: '{settings.chain_method}': expected one of {', '.join(CHAIN_METHODS)}"
-        )
+    check_chain_method(settings.chain_method, "--chain-method")
     start = start_point(like, settings) if settings.sampler in SAMPLERS else None
     if settings.sampler == "nuts":
         return run_nuts(

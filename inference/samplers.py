@@ -16,11 +16,11 @@ chain_method="vectorized": every iteration lasts as long as the longest trajecto
 one after the other (`jax.lax.map`, "sequential": each chain at its own trajectory length). The sampler
 is our own loop over numpyro's NUTS kernel: one program for the initialisation and one for a chunk of
 iterations are compiled ahead of time (their compile time is measured apart from the run), and the chunks
-run under a progress bar. The data
-enter as arguments, never as closures, so `batch=True` fits many datasets (model_args with a leading batch
-axis, e.g. Poisson toys) in one compiled program; compiled programs are kept per target, settings and
-argument shapes, so a second fit of new data of the same shapes compiles nothing. Gradient counts cover
-warm-up and sampling (not the few evaluations of the initial step-size search).
+run under a progress bar. The data enter as arguments, never as closures, so `batch=True` fits many
+datasets (model_args with a leading batch axis, e.g. Poisson toys) in one compiled program; compiled
+programs are kept per target, settings and argument shapes, so a second fit of new data of the same shapes
+compiles nothing. Gradient counts cover warm-up and sampling (not the few evaluations of the initial
+step-size search).
 
 Precision policy: nothing here turns on `jax_enable_x64`; float32 is the default for every fit, and the
 likelihoods are written to be accurate in it. A caller that needs float64 enables it before building the
@@ -44,6 +44,12 @@ from catalogs.progress import progress
 
 Params = dict[str, Any]
 CHAIN_METHODS = ("vectorized", "sequential")
+
+
+def check_chain_method(method: str, option: str = "NUTS: chain_method") -> None:
+    """InputError naming ``option`` unless ``method`` is one of :data:`CHAIN_METHODS`."""
+    if method not in CHAIN_METHODS:
+        raise InputError(f"{option}: '{method}': expected one of {', '.join(CHAIN_METHODS)}")
 
 
 class LogDensity(NamedTuple):
@@ -220,8 +226,7 @@ def run_nuts(
     in the same program, each at its own trajectory length (cheaper on a CPU, where a batched gradient
     costs about the sum of single ones).
     """
-    if chain_method not in CHAIN_METHODS:
-        raise InputError(f"NUTS: chain_method: '{chain_method}': expected one of {', '.join(CHAIN_METHODS)}")
+    check_chain_method(chain_method)
     if chains < 1 or warmup < 1 or samples < 1:
         raise InputError(f"NUTS: chains, warmup, samples: expected >= 1, got {chains}, {warmup}, {samples}")
     kwargs = dict(model_kwargs or {})

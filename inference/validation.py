@@ -43,7 +43,7 @@ from inference.diagnostics import parameter_summary
 from inference.ia_likelihood import Emulator, build_likelihood
 from inference.mode_search import likelihood_mode
 from inference.observations import STATISTICS, Observation, describe_bins, same_bins
-from inference.samplers import CHAIN_METHODS, run_nuts
+from inference.samplers import check_chain_method, run_nuts
 from inference.validation_report import coverage_report, write_validation
 
 
@@ -276,10 +276,7 @@ def validate_artifact(
     from inference.emulator_jax import load_jax_emulator
 
     settings = settings or ValidationSettings()
-    if settings.chain_method not in CHAIN_METHODS:
-        raise InputError(
-            f"--chain-method: '{settings.chain_method}': expected one of {', '.join(CHAIN_METHODS)}"
-        )
+    check_chain_method(settings.chain_method, "--chain-method")
     emulator = load_jax_emulator(emulator_dir, n_realisations=1)  # one realisation per injection
     held = read_held_out(held_out, emulator)
     _choose(held, settings)  # refuse bad input before any work starts
