@@ -25,7 +25,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from catalogs.errors import InputError
-from inference.ia_likelihood import DEFAULT_VARIANCE, IALikelihood, build_likelihood
+from inference.ia_likelihood import (
+    DEFAULT_VARIANCE,
+    IALikelihood,
+    build_likelihood,
+    check_emulator_covariance,
+)
 from inference.samplers import SamplerResult, check_chain_method, run_emcee, run_nuts
 
 SAMPLERS = ("nuts", "emcee")
@@ -51,6 +56,7 @@ class FitSettings:
     target_accept: float = 0.8
     walkers: int = 32
     start: str = "mode"  # "mode": chains start at the best point of a multi-start search; "prior": random
+    emulator_covariance: str = "varying"  # or "fixed": held at the best point of the mode search
     seed: int = 0
 
 
@@ -59,18 +65,28 @@ def start_point(like: IALikelihood, settings: FitSettings) -> dict[str, float] |
     (``start="mode"``) or None (``"prior"``: NUTS draws each chain's start; emcee starts at the centre)."""
     if settings.start not in STARTS:
         raise InputError(f"--start: '{settings.start}': expected one of {', '.join(STARTS)}")
-    if settings.start == "prior":
-        return None
+    return None if settings.start == "prior" else _mode(like, settings.seed)
+
+
+def _mode(like: IALikelihood, seed: int) -> dict[str, float]:
     from inference.mode_search import likelihood_mode
 
-    mode = likelihood_mode(like, *like.model_args, seed=settings.seed)
+    mode = likelihood_mode(like, *like.model_args, seed=seed)
     return {name: float(v) for name, v in zip(like.space.free, mode, strict=True)}
 
 
 def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool = False) -> SamplerResult:
-    """Run NUTS (numpyro) or emcee on the likelihood's numpyro model; draws of the free parameters."""
+    """Run NUTS (numpyro) or emcee on the likelihood's numpyro model; draws of the free parameters.
+
+    With ``emulator_covariance="fixed"`` the emulator covariance is held at the mode
+    (:meth:`IALikelihood.frozen_at`) while the model mean follows the parameters.
+    """
     check_chain_method(settings.chain_method, "--chain-method")
+    check_emulator_covariance(settings.emulator_covariance)
     start = start_point(like, settings) if settings.sampler in SAMPLERS else None
+    if settings.emulator_covariance == "fixed" and settings.sampler in SAMPLERS:
+        mode = start or _mode(like, settings.seed)
+        like = like.frozen_at(like.space.full(jnp.asarray([mode[n] for n in like.space.free])))
     if settings.sampler == "nuts":
         return run_nuts(
             like.numpyro_model,

@@ -26,6 +26,14 @@ volume, so adding it would count the noise twice; the epistemic variance is the 
 mean, which no data covariance contains. Use ``both`` when the "observation" is a single simulator
 realisation without a covariance of its own (as :mod:`inference.validation` does).
 
+Emulator covariance held fixed (:meth:`IALikelihood.frozen_at`; ``emulator_covariance="fixed"`` in
+:mod:`inference.ia_fit` and :mod:`inference.validation`, where the default is ``"varying"``): the emulator
+covariance is evaluated once, at the posterior mode, and added to the data covariance, while the model
+mean follows θ. A Gaussian whose covariance follows θ draws information from the covariance itself,
+through ``log det Σ(θ)`` and ``d^T Σ(θ)^-1 d``, that the data do not hold (Carron 2013, A&A 551, A88);
+with a learned σ(θ) part of it is the network's noise. The measured effect on held-out mocks, and the
+NUTS cost that keeps ``"fixed"`` from being the default, are in the README ("Calibrating the IA fit").
+
 ξ space (``xi_space``): ``linear`` or ``log``. In log space the data become log ξ with covariance
 ``C / (ξ ξ^T)`` and the model log ξ̄ with variance ``v / ξ̄²`` (delta method; ξ must be positive).
 """
@@ -33,7 +41,7 @@ realisation without a covariance of its own (as :mod:`inference.validation` does
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import NamedTuple, Protocol
 
@@ -47,6 +55,15 @@ from inference.observations import Observation, bin_mapping
 VARIANCE_MODES = ("none", "aleatoric", "epistemic", "both")
 DEFAULT_VARIANCE = "epistemic"
 XI_SPACES = ("linear", "log")
+EMULATOR_COVARIANCES = ("varying", "fixed")
+
+
+def check_emulator_covariance(choice: str) -> None:
+    """InputError unless ``choice`` is one of :data:`EMULATOR_COVARIANCES`."""
+    if choice not in EMULATOR_COVARIANCES:
+        raise InputError(
+            f"--emulator-covariance: '{choice}': expected one of {', '.join(EMULATOR_COVARIANCES)}"
+        )
 
 
 class Prediction(NamedTuple):
@@ -224,6 +241,19 @@ class IALikelihood:
         if self.emulator_variance == "both":
             cov = cov + jnp.diag(jnp.concatenate([jac**2 @ e for _, jac, _, e in blocks]))
         return jnp.concatenate([b[0] for b in blocks]), cov
+
+    def emulator_covariance(self, theta_full: jax.Array) -> jax.Array:
+        """The emulator's covariance (K, K) at all P parameters, in the likelihood's space (zero for
+        ``none``): :meth:`model_covariance` with a noise correlation, ``diag(variance)`` without one."""
+        if self.noise_correlation is not None:
+            return self.model_covariance(theta_full)[1]
+        return jnp.diag(self.model(theta_full)[1])
+
+    def frozen_at(self, theta_full: np.ndarray) -> IALikelihood:
+        """This likelihood with the emulator covariance held at its value at ``theta_full`` (added to the
+        data covariance) instead of following the parameters (``emulator_variance`` becomes ``none``)."""
+        cov = self.cov + np.asarray(self.emulator_covariance(jnp.asarray(theta_full)), float)
+        return replace(self, cov=cov, emulator_variance="none")
 
     @property
     def model_args(self) -> tuple[jax.Array, jax.Array]:

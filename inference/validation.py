@@ -15,6 +15,8 @@ with every parameter free under the emulator's prior box. A single realisation c
 own: its noise is what the emulator's aleatoric variance (of one realisation) describes, so the likelihood
 uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemic) by default; the
 aleatoric part is correlated across bins by the artifact's noise correlation (:mod:`emulators.noise`).
+With ``emulator_covariance="fixed"`` that covariance is held at each injection's mode
+(:meth:`inference.ia_likelihood.IALikelihood.frozen_at`); by default it follows the parameters.
 The injections are fitted in batches by one compiled NUTS program (:func:`inference.samplers.run_nuts`
 with ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
 (:mod:`inference.mode_search`).
@@ -22,25 +24,30 @@ with ``batch=True``), each injection's chains starting at the best point of its 
 Per parameter: ``u`` = the posterior fraction below the truth; the SBC rank is the number of ``n_ranks``
 evenly thinned draws below it (uniform on 0..n_ranks when calibrated), tested with a chi-square over 10
 bins; the central 68% / 95% intervals contain the truth when ``|u - 0.5| <= 0.34 / 0.475``.
-Outputs in ``out/``: coverage.json, injections.csv, rank_histograms.png, coverage.png.
+Outputs in ``out/``: coverage.json, injections.csv, rank_histograms.png, coverage.png. Until they are
+written, finished batches wait in ``.OUT.checkpoint/`` beside ``out``, so that a stopped run resumes.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import h5py
+import jax
 import jax.numpy as jnp
 import numpy as np
 
+from catalogs.atomic import atomic_file
 from catalogs.errors import InputError
 from catalogs.progress import progress
 from inference.diagnostics import parameter_summary
-from inference.ia_likelihood import Emulator, build_likelihood
+from inference.ia_likelihood import Emulator, IALikelihood, build_likelihood, check_emulator_covariance
 from inference.mode_search import likelihood_mode
 from inference.observations import STATISTICS, Observation, describe_bins, same_bins
 from inference.samplers import check_chain_method, run_nuts
@@ -71,6 +78,7 @@ class ValidationSettings:
     target_accept: float = 0.8
     batch: int = 25
     chain_method: str = "sequential"
+    emulator_covariance: str = "varying"  # or "fixed": held at each injection's mode
     n_ranks: int = 99
     seed: int = 0
 
@@ -152,6 +160,49 @@ def _choose(held: HeldOut, settings: ValidationSettings) -> tuple[np.ndarray, np
     return pick, rng.integers(0, held.realisations.shape[1], size=pick.size)
 
 
+def _fit_batch(
+    like: IALikelihood, data: np.ndarray, truth: np.ndarray, settings: ValidationSettings, seed: int
+) -> dict[str, np.ndarray]:
+    """One compiled NUTS program over a batch of injections (data (K, D), truth (K, F)): per injection the
+    posterior mean, sd, u, rank, R-hat and divergences; the batch's wall and compile seconds."""
+    names = like.space.free
+    args = (jnp.asarray(data), jnp.zeros((len(data), data.shape[1], data.shape[1])))
+    modes = likelihood_mode(like, *args, batch=True, seed=seed)
+    if settings.emulator_covariance == "fixed":
+        at_modes = like.space.full(jnp.asarray(modes, jnp.float32))
+        args = (args[0], jax.jit(jax.vmap(like.emulator_covariance))(at_modes))
+        like = like.frozen_at(at_modes[0])  # the batch's covariances come in as arguments
+    result = run_nuts(
+        like.numpyro_model,
+        model_args=args,
+        init={name: modes[:, i] for i, name in enumerate(names)},
+        batch=True,
+        chains=settings.chains,
+        warmup=settings.warmup,
+        samples=settings.samples,
+        target_accept=settings.target_accept,
+        chain_method=settings.chain_method,
+        seed=seed,
+        quiet=True,
+    )
+    out = {key: [] for key in ("mean", "sd", "u", "rank", "r_hat", "div")}
+    for j, true in enumerate(truth):
+        item = result.item(j)
+        table = parameter_summary(item, names)
+        draws = np.stack([np.asarray(item.samples[n], float).reshape(-1) for n in names], axis=1)
+        thinned = draws[np.linspace(0, len(draws) - 1, settings.n_ranks).round().astype(int)]
+        out["mean"].append(draws.mean(0))
+        out["sd"].append(draws.std(0, ddof=1))
+        out["u"].append((draws < true).mean(0))
+        out["rank"].append((thinned < true).sum(0))
+        out["r_hat"].append([table[n]["r_hat"] or np.nan for n in names])
+        out["div"].append(int(np.asarray(item.sample_stats["diverging"]).sum()))
+    return {key: np.asarray(v) for key, v in out.items()} | {
+        "wall": np.asarray([result.wall_time_s]),
+        "compile": np.asarray([result.compile_time_s]),
+    }
+
+
 def run_injections(
     emulator: Emulator,
     held: HeldOut,
@@ -159,10 +210,13 @@ def run_injections(
     *,
     quiet: bool = False,
     shard: tuple[int, int] = (0, 1),
+    checkpoint: Path | None = None,
 ) -> InjectionResults:
     """Fit the chosen injections with NUTS (all parameters free) and collect u, ranks, R-hat, divergences.
 
     shard ``(i, n)``: fit only injections i, i + n, i + 2n, ... of the chosen ones (one worker's share).
+    checkpoint: a folder where each finished batch is saved, and from which saved batches are read back
+    instead of being fitted again (a stopped run resumes; see :func:`checkpoint_folder`).
     """
     pick, real = _choose(held, settings)
     pick, real = pick[shard[0] :: shard[1]], real[shard[0] :: shard[1]]
@@ -179,40 +233,20 @@ def run_injections(
     like = build_likelihood(emulator, template, stats=stats, emulator_variance=settings.emulator_variance)
     names = like.space.free
     truth = held.params[pick][:, like.space.free_index]
-    out = {key: [] for key in ("mean", "sd", "u", "rank", "r_hat", "div")}
-    wall = compile_time = 0.0
-    starts = range(0, len(pick), settings.batch)
-    for start in progress(starts, desc="injections", quiet=quiet):
+    batches = []
+    for start in progress(range(0, len(pick), settings.batch), desc="injections", quiet=quiet):
         chunk = slice(start, start + settings.batch)
+        saved = None if checkpoint is None else checkpoint / f"shard{shard[0]}of{shard[1]}-{start}.npz"
+        if saved is not None and saved.is_file():  # finished before the run was stopped
+            with np.load(saved) as f:
+                batches.append(dict(f))
+            continue
         seed = settings.seed + shard[0] + shard[1] * start  # the position of the batch's first injection
-        args = (jnp.asarray(data[chunk]), jnp.zeros((len(data[chunk]), k, k)))
-        modes = likelihood_mode(like, *args, batch=True, seed=seed)
-        result = run_nuts(
-            like.numpyro_model,
-            model_args=args,
-            init={name: modes[:, i] for i, name in enumerate(names)},
-            batch=True,
-            chains=settings.chains,
-            warmup=settings.warmup,
-            samples=settings.samples,
-            target_accept=settings.target_accept,
-            chain_method=settings.chain_method,
-            seed=seed,
-            quiet=True,
-        )
-        wall, compile_time = wall + result.wall_time_s, compile_time + result.compile_time_s
-        for j, true in enumerate(truth[chunk]):
-            item = result.item(j)
-            table = parameter_summary(item, names)
-            draws = np.stack([np.asarray(item.samples[n], float).reshape(-1) for n in names], axis=1)
-            thinned = draws[np.linspace(0, len(draws) - 1, settings.n_ranks).round().astype(int)]
-            out["mean"].append(draws.mean(0))
-            out["sd"].append(draws.std(0, ddof=1))
-            out["u"].append((draws < true).mean(0))
-            out["rank"].append((thinned < true).sum(0))
-            out["r_hat"].append([table[n]["r_hat"] or np.nan for n in names])
-            out["div"].append(int(np.asarray(item.sample_stats["diverging"]).sum()))
-    arr = {key: np.asarray(v) for key, v in out.items()}
+        batches.append(_fit_batch(like, data[chunk], truth[chunk], settings, seed))
+        if saved is not None:
+            with atomic_file(saved) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, **batches[-1])
+    arr = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
     return InjectionResults(
         names,
         held.rows[pick],
@@ -225,8 +259,8 @@ def run_injections(
         arr["r_hat"],
         arr["div"],
         settings.n_ranks,
-        wall,
-        compile_time,
+        float(arr["wall"].sum()),
+        float(arr["compile"].sum()),
     )
 
 
@@ -252,12 +286,30 @@ def merge_shards(shards: list[InjectionResults]) -> InjectionResults:
 
 
 def _fit_shard(
-    emulator_dir: str, held_out: str, settings: ValidationSettings, shard: tuple[int, int], quiet: bool
+    emulator_dir: str,
+    held_out: str,
+    settings: ValidationSettings,
+    shard: tuple[int, int],
+    checkpoint: Path,
 ) -> InjectionResults:
     from inference.emulator_jax import load_jax_emulator
 
     emulator = load_jax_emulator(emulator_dir, n_realisations=1)
-    return run_injections(emulator, read_held_out(held_out, emulator), settings, quiet=quiet, shard=shard)
+    held = read_held_out(held_out, emulator)
+    return run_injections(emulator, held, settings, quiet=True, shard=shard, checkpoint=checkpoint)
+
+
+def checkpoint_folder(out: Path, key: dict) -> Path:
+    """The folder beside ``out`` (``.NAME.checkpoint``) where a validation keeps its finished batches until
+    it writes ``out``. Batches saved under another ``key`` (settings, emulator, held-out file, workers)
+    are deleted: they belong to a different run."""
+    folder = out.parent / f".{out.name}.checkpoint"
+    stamp, text = folder / "key.json", json.dumps(key, sort_keys=True)
+    if folder.exists() and not (stamp.is_file() and stamp.read_text() == text):
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(text)
+    return folder
 
 
 def validate_artifact(
@@ -272,27 +324,34 @@ def validate_artifact(
     """``iaemu validate``: fit K held-out mocks with the emulator of ``emulator_dir``; return the report.
 
     ``workers`` > 1 shares the injections among that many processes (one core each is what they use).
+    Finished batches are saved beside ``out`` (:func:`checkpoint_folder`): the same command run again
+    after a stop resumes where it was.
     """
     from inference.emulator_jax import load_jax_emulator
+    from inference.fit_outputs import hash_files
 
     settings = settings or ValidationSettings()
     check_chain_method(settings.chain_method, "--chain-method")
+    check_emulator_covariance(settings.emulator_covariance)
     emulator = load_jax_emulator(emulator_dir, n_realisations=1)  # one realisation per injection
     held = read_held_out(held_out, emulator)
     _choose(held, settings)  # refuse bad input before any work starts
     begin = time.perf_counter()
     workers = max(1, min(workers, settings.n_injections))
+    key = {"settings": asdict(settings), "emulator": emulator.digest(), "held_out": hash_files(held_out)}
+    checkpoint = checkpoint_folder(Path(out), key | {"workers": workers})
     if workers == 1:
-        results = run_injections(emulator, held, settings, quiet=quiet)
+        results = run_injections(emulator, held, settings, quiet=quiet, checkpoint=checkpoint)
     else:
         context = multiprocessing.get_context("spawn")  # JAX does not survive fork
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             jobs = [
-                pool.submit(_fit_shard, str(emulator_dir), str(held_out), settings, (i, workers), True)
+                pool.submit(_fit_shard, str(emulator_dir), str(held_out), settings, (i, workers), checkpoint)
                 for i in range(workers)
             ]
             results = merge_shards([job.result() for job in jobs])
     report = coverage_report(results)
     report["run"] |= {"workers": workers, "elapsed_s": time.perf_counter() - begin}
     write_validation(out, results, report, settings)
+    shutil.rmtree(checkpoint)
     return report

@@ -18,6 +18,14 @@ ChainMethodOption = Annotated[
         help="NUTS chains one after the other (sequential: cheaper on a CPU) or side by side (vectorized).",
     ),
 ]
+EmulatorCovarianceOption = Annotated[
+    str,
+    typer.Option(
+        "--emulator-covariance",
+        help="varying: the emulator covariance follows the parameters, log-determinant included; fixed: "
+        "it is held at the posterior mode.",
+    ),
+]
 WarmupOption = Annotated[
     int, typer.Option("--warmup", help="Warm-up iterations per chain (emcee: burn-in steps).")
 ]
@@ -35,7 +43,6 @@ VarianceOption = Annotated[
         help="Emulator variance added to the covariance: none | aleatoric | epistemic | both.",
     ),
 ]
-
 
 
 def _stats(text: str | None) -> tuple[str, ...] | None:
@@ -97,6 +104,7 @@ def fit(
     ] = "mode",
     xi_space: Annotated[str, typer.Option("--xi-space", help="Fit ξ in linear or log space.")] = "linear",
     emulator_variance: VarianceOption = "epistemic",
+    emulator_covariance: EmulatorCovarianceOption = "varying",
     interpolate: Annotated[
         bool,
         typer.Option(
@@ -117,6 +125,7 @@ def fit(
         stats=_stats(stats),
         xi_space=xi_space,
         emulator_variance=emulator_variance,
+        emulator_covariance=emulator_covariance,
         fix=fixed,
         bounds=bounds,
         interpolate=interpolate,
@@ -154,6 +163,7 @@ def validate(
     samples: SamplesOption = 1000,
     batch: Annotated[int, typer.Option("--batch", help="Injections fitted by one compiled program.")] = 25,
     chain_method: ChainMethodOption = "sequential",
+    emulator_covariance: EmulatorCovarianceOption = "varying",
     workers: Annotated[int, typer.Option("--workers", help="Processes sharing the injections.")] = 1,
     seed: SeedOption = 0,
     quiet: QuietOption = False,
@@ -171,6 +181,7 @@ def validate(
         samples=samples,
         batch=max(1, batch),
         chain_method=chain_method,
+        emulator_covariance=emulator_covariance,
         seed=seed,
     )
     report = validate_artifact(emulator, held_out, out, settings, workers=workers, quiet=quiet)

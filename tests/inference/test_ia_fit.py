@@ -79,7 +79,8 @@ def test_fixed_parameter_stays_fixed_and_fit_directory(problem, tmp_path: Path) 
 
 def test_nuts_posterior_includes_the_log_determinant() -> None:
     """Emulator variance rising with p0: the NUTS posterior mean is the exact one (grid, log det included),
-    several Monte-Carlo errors away from the mean the likelihood would have without log det Σ."""
+    several Monte-Carlo errors away from the mean the likelihood would have without log det Σ. With the
+    emulator covariance held at the mode, the posterior is the Gaussian of that fixed variance."""
     from inference.diagnostics import parameter_summary
     from tests.inference.test_ia_likelihood import varying_standin
 
@@ -87,23 +88,38 @@ def test_nuts_posterior_includes_the_log_determinant() -> None:
     cov = 1e-3 * np.eye(18)
     obs = observe(emu, np.zeros(3), cov, seed=4, noise_cov=np.diag(np.full(18, 0.7)))
     like = build_likelihood(emu, obs, emulator_variance="aleatoric", fix={"p1": 0.0, "p2": 0.0})
-    result = sample_posterior(like, FitSettings(chains=4, warmup=300, samples=1000, seed=3), quiet=True)
-    row = parameter_summary(result, ["p0"])["p0"]
+    rows = {
+        choice: parameter_summary(
+            sample_posterior(
+                like,
+                FitSettings(chains=4, warmup=300, samples=1000, seed=3, emulator_covariance=choice),
+                quiet=True,
+            ),
+            ["p0"],
+        )["p0"]
+        for choice in ("varying", "fixed")
+    }
     grid = np.linspace(-1, 1, 4001)
     d = obs.data_vector()
-    logp = {True: [], False: []}
-    for p0 in grid:
-        var = 1e-3 + 0.3 * np.exp(1.5 * p0)
-        chi2 = np.sum((d - emu.A[:, 0].astype(float) * p0 - emu.b) ** 2) / var
-        logp[True].append(-0.5 * (chi2 + 18 * np.log(var)))
-        logp[False].append(-0.5 * chi2)
-    means = {}
+    var = 1e-3 + 0.3 * np.exp(1.5 * grid)
+    chi2 = np.array([np.sum((d - emu.A[:, 0].astype(float) * p0 - emu.b) ** 2) for p0 in grid])
+    mode_var = var[np.argmax(-0.5 * (chi2 / var + 18 * np.log(var)))]
+    logp = {
+        "varying": -0.5 * (chi2 / var + 18 * np.log(var)),
+        "no log det": -0.5 * chi2 / var,
+        "fixed": -0.5 * chi2 / mode_var,
+    }
+    means, sds = {}, {}
     for key, lp in logp.items():
-        w = np.exp(np.array(lp) - max(lp))
-        means[key] = np.sum(w * grid) / np.sum(w)
-    mc_error = row["sd"] / np.sqrt(row["ess_bulk"])
-    assert abs(row["mean"] - means[True]) < 4.5 * mc_error
-    assert abs(row["mean"] - means[False]) > 20 * mc_error
+        w = np.exp(lp - lp.max()) / np.sum(np.exp(lp - lp.max()))
+        means[key] = np.sum(w * grid)
+        sds[key] = np.sqrt(np.sum(w * (grid - means[key]) ** 2))
+    for choice, row in rows.items():
+        mc_error = row["sd"] / np.sqrt(row["ess_bulk"])
+        assert abs(row["mean"] - means[choice]) < 4.5 * mc_error, choice
+        assert row["sd"] == pytest.approx(sds[choice], rel=0.1), choice
+    mc_error = rows["varying"]["sd"] / np.sqrt(rows["varying"]["ess_bulk"])
+    assert abs(rows["varying"]["mean"] - means["no log det"]) > 20 * mc_error
 
 
 # --- the command line: `iaemu fit` on a small emulator artifact ---------------------------------------------
@@ -179,6 +195,11 @@ def artifact(tmp_path_factory):
             "chain method",
             ["--tng", "obs.h5", "--chain-method", "parallel"],
             "--chain-method: 'parallel': expected one of vectorized, sequential",
+        ),
+        (
+            "emulator covariance",
+            ["--tng", "obs.h5", "--emulator-covariance", "diagonal"],
+            "--emulator-covariance: 'diagonal': expected one of varying, fixed",
         ),
     ],
 )

@@ -137,6 +137,30 @@ def test_noise_correlation_enters_the_aleatoric_covariance(mode: str, xi_space: 
             assert abs(got - diag_only) > 0.05
 
 
+@pytest.mark.parametrize("correlated", [True, False], ids=["noise-correlation", "no-correlation"])
+def test_frozen_emulator_covariance_is_held_at_the_reference_point(correlated: bool) -> None:
+    """frozen_at(θ0): the covariance is data + emulator covariance at θ0 for every θ (the mean still
+    follows θ); at θ0 it is the varying likelihood, elsewhere it is not."""
+    emu = varying_standin()
+    if correlated:
+        emu.noise_correlation = ar1_correlation(18, 0.6)
+    cov = random_cov(18, seed=4, scale=0.3)
+    obs = observe(emu, np.array([0.2, -0.3, 0.1]), cov, seed=5)
+    like = build_likelihood(emu, obs, emulator_variance="both")
+    ref = np.array([0.3, -0.5, 0.0])
+    frozen = like.frozen_at(ref)
+    alea, epi = (np.asarray(v, float) for v in emu.var_fn(jnp.asarray(ref)))
+    corr = ar1_correlation(18, 0.6) if correlated else np.eye(18)
+    held = cov + np.outer(np.sqrt(alea), np.sqrt(alea)) * corr + np.diag(epi)
+    for theta in (ref, np.array([-0.6, 0.4, 0.5]), np.array([0.9, 0.9, -0.9])):
+        mean = emu.A.astype(float) @ theta + emu.b
+        expected = multivariate_normal.logpdf(obs.data_vector(), mean, held)
+        got = float(frozen.log_likelihood(jnp.asarray(theta, jnp.float32)))
+        assert got == pytest.approx(expected, rel=2e-5)
+        varying = float(like.log_likelihood(jnp.asarray(theta, jnp.float32)))
+        assert (varying == pytest.approx(got, rel=2e-5)) == (theta is ref)
+
+
 def test_prior_box_fixed_values_and_narrowing() -> None:
     emu = make_standin()
     space = parameter_space(emu, fix={"p1": 0.5}, bounds={"p0": (-0.5, 0.25)})

@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 
 from catalogs.errors import InputError
+from inference import validation
 from inference.fit_outputs import hash_files
-from inference.validation import HeldOut, ValidationSettings, merge_shards, read_held_out, run_injections
+from inference.validation import (
+    HeldOut,
+    ValidationSettings,
+    checkpoint_folder,
+    merge_shards,
+    read_held_out,
+    run_injections,
+)
 from inference.validation_report import coverage_report, write_validation
 from tests.inference.standin import exact_posterior, make_standin
 
@@ -75,6 +83,29 @@ def test_shards_merge_back_into_the_unsharded_order() -> None:
     np.testing.assert_array_equal(merged.truth, whole.truth)
     np.testing.assert_allclose(merged.post_mean, whole.post_mean, atol=4 * whole.post_sd.max() / np.sqrt(20))
     assert merged.wall_time_s == pytest.approx(sum(s.wall_time_s for s in shards))
+
+
+def test_a_stopped_validation_resumes_from_its_saved_batches(tmp_path: Path, monkeypatch) -> None:
+    emu = make_standin(seed=3, posterior_sd=0.1)
+    held = held_out_mocks(emu, 20, 2, seed=5)
+    settings = ValidationSettings(n_injections=5, chains=2, warmup=50, samples=50, batch=2, seed=2)
+    folder = checkpoint_folder(tmp_path / "val", {"run": 1})
+    assert folder == tmp_path / ".val.checkpoint"
+    first = run_injections(emu, held, settings, quiet=True, checkpoint=folder)
+    saved = sorted(p.name for p in folder.glob("*.npz"))
+    assert saved == ["shard0of1-0.npz", "shard0of1-2.npz", "shard0of1-4.npz"]
+    (folder / "shard0of1-2.npz").unlink()  # stopped while the second batch ran
+    fitted = []
+    real_nuts = validation.run_nuts
+    monkeypatch.setattr(validation, "run_nuts", lambda *a, **k: fitted.append(1) or real_nuts(*a, **k))
+    again = run_injections(
+        emu, held, settings, quiet=True, checkpoint=checkpoint_folder(folder.parent / "val", {"run": 1})
+    )
+    assert len(fitted) == 1  # only the lost batch is fitted again, with its own seed: the same draws
+    np.testing.assert_array_equal(again.u, first.u)
+    np.testing.assert_array_equal(again.post_mean, first.post_mean)
+    assert again.wall_time_s > 0
+    assert not list(checkpoint_folder(tmp_path / "val", {"run": 2}).glob("*.npz"))  # another run's batches
 
 
 def write_mock_file(path: Path, held: HeldOut, names: tuple[str, ...]) -> Path:
@@ -184,6 +215,7 @@ def test_validate_command_end_to_end(tmp_path: Path) -> None:
     with h5py.File(mocks) as f:
         np.testing.assert_allclose(truth, f["params"][()][[int(r["row"]) for r in rows]])
     assert "68% cover" in result.stdout
+    assert not (tmp_path / ".val.checkpoint").exists()  # removed once the outputs are written
 
 
 def test_validate_command_refuses_bad_input(tmp_path: Path) -> None:
@@ -193,4 +225,4 @@ def test_validate_command_refuses_bad_input(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"error: --n-injections: expected 1..3 (held-out rows in {mocks}), got 5"
     ]
-    assert not (tmp_path / "val").exists()
+    assert not (tmp_path / "val").exists() and not (tmp_path / ".val.checkpoint").exists()
