@@ -107,7 +107,7 @@ rule validate_emulator:
         warmup=IA.get("validation_budget", IA)["warmup"],
         samples=IA.get("validation_budget", IA)["samples"],
         seed=SEED,
-    threads: IA.get("validation_workers", 2)
+    threads: IA.get("validation_workers", 1)
     conda:
         "../envs/iaemu.yaml"
     shell:
