@@ -237,7 +237,8 @@ def main() -> None:
         samplers = args.samplers.split(",")
         if "numpyro-nuts" in samplers:
             nuts = FitSettings(
-                fix=fix, chains=args.chains, warmup=args.warmup, samples=args.samples, seed=args.seed
+                fix=fix, chains=args.chains, warmup=args.warmup, samples=args.samples, seed=args.seed,
+                emulator_covariance="varying",  # the likelihood of the Pyro leg
             )
             lines["numpyro-nuts"] = measure(
                 label, "numpyro-nuts", sample_posterior(like, nuts, quiet=True), like
@@ -251,6 +252,7 @@ def main() -> None:
                 warmup=steps // 4,
                 samples=steps - steps // 4,
                 seed=args.seed,
+                emulator_covariance="varying",
             )
             lines["emcee"] = measure(label, "emcee", sample_posterior(like, emcee, quiet=True), like)
         if "pyro-nuts" in samplers:

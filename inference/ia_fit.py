@@ -26,6 +26,7 @@ import numpy as np
 
 from catalogs.errors import InputError
 from inference.ia_likelihood import (
+    DEFAULT_EMULATOR_COVARIANCE,
     DEFAULT_VARIANCE,
     IALikelihood,
     build_likelihood,
@@ -56,7 +57,7 @@ class FitSettings:
     target_accept: float = 0.8
     walkers: int = 32
     start: str = "mode"  # "mode": chains start at the best point of a multi-start search; "prior": random
-    emulator_covariance: str = "varying"  # or "fixed": held at the best point of the mode search
+    emulator_covariance: str = DEFAULT_EMULATOR_COVARIANCE  # "fixed": held at the mode; or "varying"
     seed: int = 0
 
 

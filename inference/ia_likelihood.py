@@ -26,13 +26,13 @@ volume, so adding it would count the noise twice; the epistemic variance is the 
 mean, which no data covariance contains. Use ``both`` when the "observation" is a single simulator
 realisation without a covariance of its own (as :mod:`inference.validation` does).
 
-Emulator covariance held fixed (:meth:`IALikelihood.frozen_at`; ``emulator_covariance="fixed"`` in
-:mod:`inference.ia_fit` and :mod:`inference.validation`, where the default is ``"varying"``): the emulator
-covariance is evaluated once, at the posterior mode, and added to the data covariance, while the model
-mean follows θ. A Gaussian whose covariance follows θ draws information from the covariance itself,
-through ``log det Σ(θ)`` and ``d^T Σ(θ)^-1 d``, that the data do not hold (Carron 2013, A&A 551, A88);
-with a learned σ(θ) part of it is the network's noise. The measured effect on held-out mocks, and the
-NUTS cost that keeps ``"fixed"`` from being the default, are in the README ("Calibrating the IA fit").
+Emulator covariance held fixed (:meth:`IALikelihood.frozen_at`; ``emulator_covariance="fixed"``, the
+default of :mod:`inference.ia_fit` and :mod:`inference.validation`; ``"varying"`` lets it follow θ): the
+emulator covariance is evaluated once, at the posterior mode, and added to the data covariance, while the
+model mean follows θ, as a covariance is held at a fiducial model in survey analyses. A Gaussian whose
+covariance follows θ draws information from the covariance itself, through ``log det Σ(θ)`` and
+``d^T Σ(θ)^-1 d``, that the data do not hold (Carron 2013, A&A 551, A88); with a learned σ(θ) part of it is
+the network's noise. The measured effect on held-out mocks is in the README ("Calibrating the IA fit").
 
 ξ space (``xi_space``): ``linear`` or ``log``. In log space the data become log ξ with covariance
 ``C / (ξ ξ^T)`` and the model log ξ̄ with variance ``v / ξ̄²`` (delta method; ξ must be positive).
@@ -56,6 +56,7 @@ VARIANCE_MODES = ("none", "aleatoric", "epistemic", "both")
 DEFAULT_VARIANCE = "epistemic"
 XI_SPACES = ("linear", "log")
 EMULATOR_COVARIANCES = ("varying", "fixed")
+DEFAULT_EMULATOR_COVARIANCE = "fixed"
 
 
 def check_emulator_covariance(choice: str) -> None:

@@ -15,8 +15,8 @@ with every parameter free under the emulator's prior box. A single realisation c
 own: its noise is what the emulator's aleatoric variance (of one realisation) describes, so the likelihood
 uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemic) by default; the
 aleatoric part is correlated across bins by the artifact's noise correlation (:mod:`emulators.noise`).
-With ``emulator_covariance="fixed"`` that covariance is held at each injection's mode
-(:meth:`inference.ia_likelihood.IALikelihood.frozen_at`); by default it follows the parameters.
+By default (``emulator_covariance="fixed"``) that covariance is held at each injection's mode
+(:meth:`inference.ia_likelihood.IALikelihood.frozen_at`); ``"varying"`` lets it follow the parameters.
 The injections are fitted in batches by one compiled NUTS program (:func:`inference.samplers.run_nuts`
 with ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
 (:mod:`inference.mode_search`).
@@ -47,7 +47,13 @@ from catalogs.atomic import atomic_file
 from catalogs.errors import InputError
 from catalogs.progress import progress
 from inference.diagnostics import parameter_summary
-from inference.ia_likelihood import Emulator, IALikelihood, build_likelihood, check_emulator_covariance
+from inference.ia_likelihood import (
+    DEFAULT_EMULATOR_COVARIANCE,
+    Emulator,
+    IALikelihood,
+    build_likelihood,
+    check_emulator_covariance,
+)
 from inference.mode_search import likelihood_mode
 from inference.observations import STATISTICS, Observation, describe_bins, same_bins
 from inference.samplers import check_chain_method, run_nuts
@@ -78,7 +84,7 @@ class ValidationSettings:
     target_accept: float = 0.8
     batch: int = 25
     chain_method: str = "sequential"
-    emulator_covariance: str = "varying"  # or "fixed": held at each injection's mode
+    emulator_covariance: str = DEFAULT_EMULATOR_COVARIANCE  # "fixed": at each injection's mode; "varying"
     n_ranks: int = 99
     seed: int = 0
 

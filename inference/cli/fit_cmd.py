@@ -22,8 +22,8 @@ EmulatorCovarianceOption = Annotated[
     str,
     typer.Option(
         "--emulator-covariance",
-        help="varying: the emulator covariance follows the parameters, log-determinant included; fixed: "
-        "it is held at the posterior mode.",
+        help="fixed: the emulator covariance is held at the posterior mode; varying: it follows the "
+        "parameters, log-determinant included.",
     ),
 ]
 WarmupOption = Annotated[
@@ -104,7 +104,7 @@ def fit(
     ] = "mode",
     xi_space: Annotated[str, typer.Option("--xi-space", help="Fit ξ in linear or log space.")] = "linear",
     emulator_variance: VarianceOption = "epistemic",
-    emulator_covariance: EmulatorCovarianceOption = "varying",
+    emulator_covariance: EmulatorCovarianceOption = "fixed",
     interpolate: Annotated[
         bool,
         typer.Option(
@@ -163,7 +163,7 @@ def validate(
     samples: SamplesOption = 1000,
     batch: Annotated[int, typer.Option("--batch", help="Injections fitted by one compiled program.")] = 25,
     chain_method: ChainMethodOption = "sequential",
-    emulator_covariance: EmulatorCovarianceOption = "varying",
+    emulator_covariance: EmulatorCovarianceOption = "fixed",
     workers: Annotated[int, typer.Option("--workers", help="Processes sharing the injections.")] = 1,
     seed: SeedOption = 0,
     quiet: QuietOption = False,
