@@ -19,13 +19,13 @@ from dataclasses import replace
 import numpy as np
 
 from inference.emulator_jax import load_jax_emulator
-from inference.validation import ValidationSettings, read_held_out, run_injections
+from inference.ia_likelihood import Emulator
+from inference.validation import HeldOut, ValidationSettings, read_held_out, run_injections
 
 
-def measure(emulator_dir: str, held_out: str, settings: ValidationSettings) -> dict:
+def measure(emulator: Emulator, held: HeldOut, settings: ValidationSettings) -> dict:
     """One form's run of :func:`inference.validation.run_injections`, summarised."""
-    emulator = load_jax_emulator(emulator_dir, n_realisations=1)
-    results = run_injections(emulator, read_held_out(held_out, emulator), settings, quiet=True)
+    results = run_injections(emulator, held, settings, quiet=True)
     off_centre = np.abs(results.u - 0.5)
     return {
         "emulator_covariance": settings.emulator_covariance,
@@ -56,10 +56,12 @@ def main() -> None:
         n_injections=args.n_injections, chains=args.chains, warmup=args.warmup, samples=args.samples,
         batch=args.n_injections, seed=args.seed,
     )  # fmt: skip
+    emulator = load_jax_emulator(args.emulator, n_realisations=1)
+    held = read_held_out(args.held_out, emulator)
     lines = {}
     for form in ("varying", "fixed"):
         settings = replace(base, emulator_covariance=form)
-        lines[form] = measure(args.emulator, args.held_out, settings)
+        lines[form] = measure(emulator, held, settings)
         print(json.dumps(lines[form]), flush=True)
     varying, fixed = lines["varying"], lines["fixed"]
     print(
