@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from catalogs.errors import InputError
+from inference.emcee_sampler import run_emcee
 from inference.ia_likelihood import (
     DEFAULT_EMULATOR_COVARIANCE,
     DEFAULT_VARIANCE,
@@ -32,7 +33,12 @@ from inference.ia_likelihood import (
     build_likelihood,
     check_emulator_covariance,
 )
-from inference.samplers import SamplerResult, check_chain_method, run_emcee, run_nuts
+from inference.samplers import (
+    DEFAULT_RHAT_TARGET,
+    SamplerResult,
+    check_chain_method,
+    run_nuts,
+)
 
 SAMPLERS = ("nuts", "emcee")
 STARTS = ("mode", "prior")
@@ -58,6 +64,8 @@ class FitSettings:
     walkers: int = 32
     start: str = "mode"  # "mode": chains start at the best point of a multi-start search; "prior": random
     emulator_covariance: str = DEFAULT_EMULATOR_COVARIANCE  # "fixed": held at the mode; or "varying"
+    rhat_target: float | None = DEFAULT_RHAT_TARGET  # NUTS goes on until R-hat < this; None: `samples`
+    max_samples: int | None = None  # most NUTS draws per chain when going on (default 4 × samples)
     seed: int = 0
 
 
@@ -98,6 +106,8 @@ def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool =
             warmup=settings.warmup,
             samples=settings.samples,
             target_accept=settings.target_accept,
+            rhat_target=settings.rhat_target,
+            max_samples=settings.max_samples,
             seed=settings.seed,
             quiet=quiet,
         )

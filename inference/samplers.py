@@ -1,15 +1,15 @@
-"""Samplers shared by every fit: numpyro NUTS and emcee on one JAX log-density (DESIGN.md 4.4).
+"""NUTS (numpyro) for every fit, and the targets and results its emcee sibling shares (DESIGN.md 4.4).
 
-Both accept either a numpyro model (a function of `model_args`/`model_kwargs` with `numpyro.sample`
-sites) or a :class:`LogDensity` (a JAX log-density of a dict of unconstrained parameters), and both return
+A target is either a numpyro model (a function of `model_args`/`model_kwargs` with `numpyro.sample`
+sites) or a :class:`LogDensity` (a JAX log-density of a dict of unconstrained parameters); a run returns
 a :class:`SamplerResult`::
 
     run_nuts(target, *, model_args=(), model_kwargs=None, chains=4, warmup=500, samples=1000,
              target_accept=0.8, max_tree_depth=10, dense_mass=False, seed=0, init=None,
-             batch=False, chain_method="vectorized", quiet=False) -> SamplerResult
-    run_emcee(target, *, model_args=(), model_kwargs=None, init=None, walkers=32, steps=2000,
-              burn=500, thin=1, init_scale=1e-2, seed=0, quiet=False) -> SamplerResult
-    model_log_density(model, model_args=(), model_kwargs=None, init=None, seed=0) -> (LogDensity, start)
+             batch=False, chain_method="vectorized", rhat_target=None, max_samples=None,
+             quiet=False) -> SamplerResult
+
+emcee on the same targets: :func:`inference.emcee_sampler.run_emcee` (the gradient-free baseline).
 
 NUTS runs its chains in one XLA program, either vectorised (`jax.vmap`, numpyro's
 chain_method="vectorized": every iteration lasts as long as the longest trajectory among the chains) or
@@ -44,6 +44,7 @@ from catalogs.progress import progress
 
 Params = dict[str, Any]
 CHAIN_METHODS = ("vectorized", "sequential")
+DEFAULT_RHAT_TARGET = 1.01  # the fits' default: R-hat < 1.01 (Vehtari et al. 2021), as cobaya's R-1 < 0.01
 
 
 def check_chain_method(method: str, option: str = "NUTS: chain_method") -> None:
@@ -100,7 +101,7 @@ class SamplerResult:
                              self.n_gradient_evals, self.n_density_evals, settings)
 
 
-def _aot(fn: Callable[..., Any], *args: Any) -> tuple[Callable[..., Any], float]:
+def aot_compile(fn: Callable[..., Any], *args: Any) -> tuple[Callable[..., Any], float]:
     """Compile `fn` for `args` ahead of time; return the compiled program and the seconds it took."""
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
@@ -187,9 +188,9 @@ def _nuts_programs(target: Any, options: dict[str, Any], warmup: int, chunk: int
         init_chains = jax.vmap(init_chains)
         run_chunk = jax.vmap(run_chunk) if vectorized else _mapped(run_chunk)
     keys, start, args, kw = example
-    init_program, t_init = _aot(init_chains, keys, start, args, kw)
+    init_program, t_init = aot_compile(init_chains, keys, start, args, kw)
     states = jax.eval_shape(init_chains, keys, start, args, kw)
-    chunk_program, t_chunk = _aot(run_chunk, states, args, kw)
+    chunk_program, t_chunk = aot_compile(run_chunk, states, args, kw)
     if len(_PROGRAMS) >= 8:
         _PROGRAMS.pop(next(iter(_PROGRAMS)))
     _PROGRAMS[key] = _NutsPrograms(kernel, init_program, chunk_program, t_init + t_chunk)
@@ -211,6 +212,8 @@ def run_nuts(
     init: Params | None = None,
     batch: bool = False,
     chain_method: str = "vectorized",
+    rhat_target: float | None = None,
+    max_samples: int | None = None,
     quiet: bool = False,
 ) -> SamplerResult:
     """Sample `target` (numpyro model or :class:`LogDensity`) with NUTS.
@@ -225,10 +228,19 @@ def run_nuts(
     every iteration costs the longest trajectory among them; "sequential" runs them one after the other
     in the same program, each at its own trajectory length (cheaper on a CPU, where a batched gradient
     costs about the sum of single ones).
+    rhat_target: after the first `samples` draws, the chains go on (no further adaptation) in steps of
+    `samples // 2` draws until every parameter's rank-normalised split R-hat is below it, in every dataset,
+    or each chain holds `max_samples` draws (default 4 × samples); None: exactly `samples` draws.
     """
     check_chain_method(chain_method)
     if chains < 1 or warmup < 1 or samples < 1:
         raise InputError(f"NUTS: chains, warmup, samples: expected >= 1, got {chains}, {warmup}, {samples}")
+    max_samples = 4 * samples if max_samples is None else max_samples
+    if rhat_target is not None and (rhat_target <= 1.0 or max_samples < samples):
+        raise InputError(
+            f"NUTS: rhat_target, max_samples: expected > 1 and >= samples ({samples}), "
+            f"got {rhat_target}, {max_samples}"
+        )
     kwargs = dict(model_kwargs or {})
     n_batch = len(jax.tree.leaves((model_args, kwargs))[0]) if batch else None
     per_dataset = batch and init is not None and all(np.ndim(v) == 1 for v in init.values())
@@ -259,16 +271,28 @@ def run_nuts(
         states, (z, st) = programs.chunk(states, model_args, kwargs)
         draws.append(z)
         stats.append(st)
+    axis = 2 if batch else 1
+    drawn = samples
+    while rhat_target is not None and drawn < max_samples:
+        kept = {k: np.concatenate([np.asarray(d[k]) for d in draws], axis=axis) for k in draws[0]}
+        if _max_rhat(kept, warmup, warmup + drawn, axis) < rhat_target:
+            break
+        more = min(max(samples // 2, 1), max_samples - drawn)
+        for _ in range(math.ceil((warmup + drawn + more) / chunk) - len(draws)):
+            states, (z, st) = programs.chunk(states, model_args, kwargs)
+            draws.append(z)
+            stats.append(st)
+        drawn += more
     jax.block_until_ready(states)
     wall = time.perf_counter() - begin
-    axis = 2 if batch else 1
-    keep = (slice(None),) * axis + (slice(warmup, warmup + samples),)
+    keep = (slice(None),) * axis + (slice(warmup, warmup + drawn),)
     all_draws = {k: np.concatenate([np.asarray(d[k]) for d in draws], axis=axis) for k in draws[0]}
     all_stats = {k: np.concatenate([np.asarray(s[k]) for s in stats], axis=axis) for k in stats[0]}
-    n_grad = int(all_stats["num_steps"][..., : warmup + samples].sum())
-    settings = {"sampler": "nuts", "chains": chains, "warmup": warmup, "samples": samples,
+    n_grad = int(all_stats["num_steps"][..., : warmup + drawn].sum())
+    settings = {"sampler": "nuts", "chains": chains, "warmup": warmup, "samples": drawn,
                 "target_accept": target_accept, "max_tree_depth": max_tree_depth, "dense_mass": dense_mass,
-                "chain_method": chain_method, "seed": seed, "batch": n_batch}
+                "chain_method": chain_method, "seed": seed, "batch": n_batch, "rhat_target": rhat_target,
+                "max_samples": max_samples if rhat_target is not None else samples}
     return SamplerResult(
         sampler="nuts",
         samples={k: v[keep] for k, v in all_draws.items()},
@@ -281,99 +305,18 @@ def run_nuts(
     )
 
 
-def model_log_density(model: Callable[..., Any], model_args: tuple[Any, ...] = (),
-                      model_kwargs: Mapping[str, Any] | None = None, init: Params | None = None,
-                      seed: int = 0) -> tuple[LogDensity, Params]:
-    """A numpyro model as a :class:`LogDensity` in unconstrained space, and an unconstrained start point.
+def _max_rhat(draws: dict[str, np.ndarray], start: int, stop: int, axis: int) -> float:
+    """Largest rank-normalised split R-hat of draws[start:stop] over parameters, elements and datasets
+    (draws: name -> (chains, draws, *shape), or (batch, chains, draws, *shape) when ``axis`` is 2)."""
+    import arviz as az
 
-    init: constrained starting values of some sites (the others start uniformly in (-2, 2) unconstrained).
-    """
-    from numpyro.infer import init_to_uniform, init_to_value
-    from numpyro.infer.util import initialize_model
-
-    strategy = init_to_value(values=dict(init)) if init else init_to_uniform
-    info, potential, postprocess, _ = initialize_model(
-        jax.random.PRNGKey(seed), model, init_strategy=strategy, model_args=model_args,
-        model_kwargs=dict(model_kwargs or {}), dynamic_args=False)
-    return LogDensity(fn=lambda p: -potential(p), constrain=postprocess), info.z
-
-
-def run_emcee(
-    target: Any,
-    *,
-    model_args: tuple[Any, ...] = (),
-    model_kwargs: Mapping[str, Any] | None = None,
-    init: Params | None = None,
-    walkers: int = 32,
-    steps: int = 2000,
-    burn: int = 500,
-    thin: int = 1,
-    init_scale: float = 1e-2,
-    seed: int = 0,
-    quiet: bool = False,
-) -> SamplerResult:
-    """Sample `target` (numpyro model or :class:`LogDensity`) with emcee's affine-invariant ensemble.
-
-    The log-density is jitted and vmapped over walkers (emcee's vectorize=True). Walkers start in a
-    Gaussian ball of relative width `init_scale` around `init` (for a model: constrained values of some
-    sites, as in :func:`run_nuts`; for a LogDensity: the unconstrained point, required). Each walker is
-    reported as a chain; the first `burn` steps are dropped, then every `thin`-th step kept.
-    """
-    import emcee
-    from jax.flatten_util import ravel_pytree
-
-    if isinstance(target, LogDensity):
-        if init is None:
-            raise InputError("emcee: init: a LogDensity target needs a starting point")
-        center = jax.tree.map(jnp.asarray, dict(init))
-    else:
-        target, center = model_log_density(target, model_args, model_kwargs, init, seed)
-    if burn >= steps or steps < 1:
-        raise InputError(f"emcee: steps, burn: expected 0 <= burn < steps, got {steps}, {burn}")
-    flat0, unravel = ravel_pytree(center)
-    ndim = flat0.size
-    if walkers < 2 * ndim or walkers % 2:
-        raise InputError(f"emcee: walkers: expected an even number >= {2 * ndim}, got {walkers}")
-
-    batched = jax.vmap(lambda x: target.fn(unravel(x)))
-    programs: dict[tuple[int, ...], Callable[..., Any]] = {}
-    counters = {"compile": 0.0, "evals": 0}
-
-    def log_prob(x: np.ndarray) -> np.ndarray:
-        xs = jnp.asarray(x, dtype=flat0.dtype)
-        if xs.shape not in programs:
-            programs[xs.shape], seconds = _aot(batched, xs)
-            counters["compile"] += seconds
-        counters["evals"] += xs.shape[0]
-        lp = np.asarray(programs[xs.shape](xs), dtype=np.float64)
-        return np.where(np.isfinite(lp), lp, -np.inf)
-
-    rng = np.random.default_rng(seed)
-    scale = init_scale * (np.abs(np.asarray(flat0)) + 1.0)
-    start_walkers = np.asarray(flat0)[None, :] + scale * rng.standard_normal((walkers, ndim))
-    log_prob(start_walkers)  # compiles both programs before the clock starts
-    log_prob(start_walkers[: walkers // 2])
-    counters["evals"] = 0
-    sampler = emcee.EnsembleSampler(walkers, ndim, log_prob, vectorize=True)
-    state = emcee.State(start_walkers, random_state=np.random.RandomState(seed).get_state())
-    start = time.perf_counter()
-    sampler.run_mcmc(state, steps, progress=not quiet)
-    wall = time.perf_counter() - start
-    chain = sampler.get_chain(discard=burn, thin=thin).swapaxes(0, 1)  # (walkers, draws, ndim)
-    lp = sampler.get_log_prob(discard=burn, thin=thin).T
-    params = jax.vmap(jax.vmap(unravel))(jnp.asarray(chain, dtype=flat0.dtype))
-    if target.constrain is not None:
-        params = jax.vmap(jax.vmap(target.constrain))(params)
-    settings = {"sampler": "emcee", "walkers": walkers, "steps": steps, "burn": burn, "thin": thin,
-                "init_scale": init_scale, "seed": seed, "moves": "stretch", "vectorize": True,
-                "acceptance_fraction": float(np.mean(sampler.acceptance_fraction)), "batch": None}
-    return SamplerResult(
-        sampler="emcee",
-        samples={k: np.asarray(v) for k, v in params.items()},
-        sample_stats={"lp": lp, "diverging": np.zeros(lp.shape, bool), "num_steps": np.ones(lp.shape, int)},
-        wall_time_s=wall,
-        compile_time_s=counters["compile"],
-        n_gradient_evals=0,
-        n_density_evals=counters["evals"],
-        settings=settings,
-    )
+    worst = 0.0
+    for value in draws.values():
+        window = np.take(np.asarray(value, dtype=np.float64), np.arange(start, stop), axis=axis)
+        window = window if axis == 2 else window[None]  # (batch, chains, draws, *shape)
+        flat = window.reshape(*window.shape[:3], -1)
+        for b in range(flat.shape[0]):
+            for e in range(flat.shape[3]):
+                r = float(az.rhat(flat[b, :, :, e]))
+                worst = max(worst, r if np.isfinite(r) else 0.0)
+    return worst

@@ -19,7 +19,8 @@ By default (``emulator_covariance="fixed"``) that covariance is held at each inj
 (:meth:`inference.ia_likelihood.IALikelihood.frozen_at`); ``"varying"`` lets it follow the parameters.
 The injections are fitted in batches by one compiled NUTS program (:func:`inference.samplers.run_nuts`
 with ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
-(:mod:`inference.mode_search`).
+(:mod:`inference.mode_search`). A batch's chains go on until every R-hat of every injection in it is below
+``rhat_target`` (at most ``max_samples`` draws per chain; see :func:`inference.samplers.run_nuts`).
 
 Per parameter: ``u`` = the posterior fraction below the truth; the SBC rank is the number of ``n_ranks``
 evenly thinned draws below it (uniform on 0..n_ranks when calibrated), tested with a chi-square over 10
@@ -56,7 +57,7 @@ from inference.ia_likelihood import (
 )
 from inference.mode_search import likelihood_mode
 from inference.observations import STATISTICS, Observation, describe_bins, same_bins
-from inference.samplers import check_chain_method, run_nuts
+from inference.samplers import DEFAULT_RHAT_TARGET, check_chain_method, run_nuts
 from inference.validation_report import coverage_report, write_validation
 
 
@@ -85,6 +86,8 @@ class ValidationSettings:
     batch: int = 25
     chain_method: str = "sequential"
     emulator_covariance: str = DEFAULT_EMULATOR_COVARIANCE  # "fixed": at each injection's mode; "varying"
+    rhat_target: float | None = DEFAULT_RHAT_TARGET  # a batch's chains go on until R-hat < this
+    max_samples: int | None = None  # most draws per chain when going on (default 4 × samples)
     n_ranks: int = 99
     seed: int = 0
 
@@ -103,6 +106,7 @@ class InjectionResults:
     rank: np.ndarray  # SBC rank in 0..n_ranks
     r_hat: np.ndarray
     divergences: np.ndarray  # (K,)
+    draws: np.ndarray  # (K,) draws per chain behind each posterior (more than `samples` when R-hat asked)
     n_ranks: int
     wall_time_s: float
     compile_time_s: float
@@ -188,6 +192,8 @@ def _fit_batch(
         samples=settings.samples,
         target_accept=settings.target_accept,
         chain_method=settings.chain_method,
+        rhat_target=settings.rhat_target,
+        max_samples=settings.max_samples,
         seed=seed,
         quiet=True,
     )
@@ -203,6 +209,7 @@ def _fit_batch(
         out["rank"].append((thinned < true).sum(0))
         out["r_hat"].append([table[n]["r_hat"] or np.nan for n in names])
         out["div"].append(int(np.asarray(item.sample_stats["diverging"]).sum()))
+    out["draws"] = [result.settings["samples"]] * len(truth)
     return {key: np.asarray(v) for key, v in out.items()} | {
         "wall": np.asarray([result.wall_time_s]),
         "compile": np.asarray([result.compile_time_s]),
@@ -264,13 +271,16 @@ def run_injections(
         arr["rank"],
         arr["r_hat"],
         arr["div"],
+        arr["draws"],
         settings.n_ranks,
         float(arr["wall"].sum()),
         float(arr["compile"].sum()),
     )
 
 
-PER_INJECTION = ("rows", "realisation", "truth", "post_mean", "post_sd", "u", "rank", "r_hat", "divergences")
+PER_INJECTION = (
+    "rows", "realisation", "truth", "post_mean", "post_sd", "u", "rank", "r_hat", "divergences", "draws"
+)
 
 
 def merge_shards(shards: list[InjectionResults]) -> InjectionResults:

@@ -32,6 +32,18 @@ WarmupOption = Annotated[
 SamplesOption = Annotated[
     int, typer.Option("--samples", help="Kept draws per chain (emcee: steps per walker).")
 ]
+RhatTargetOption = Annotated[
+    float,
+    typer.Option(
+        "--rhat-target",
+        help="NUTS goes on in steps of samples/2 draws until every R-hat is below this (0: exactly "
+        "--samples draws).",
+    ),
+]
+MaxSamplesOption = Annotated[
+    int,
+    typer.Option("--max-samples", help="Most draws per chain when going on for R-hat (0: 4 x --samples)."),
+]
 StatsOption = Annotated[
     str | None,
     typer.Option("--stats", help="Statistics to fit, e.g. xi,omega,eta (default: all in the observation)."),
@@ -97,6 +109,8 @@ def fit(
     ] = 32,
     warmup: WarmupOption = 500,
     samples: SamplesOption = 1000,
+    rhat_target: RhatTargetOption = 1.01,
+    max_samples: MaxSamplesOption = 0,
     target_accept: Annotated[float, typer.Option("--target-accept", help="NUTS target acceptance.")] = 0.8,
     start: Annotated[
         str,
@@ -134,6 +148,8 @@ def fit(
         chain_method=chain_method,
         warmup=warmup,
         samples=samples,
+        rhat_target=rhat_target or None,
+        max_samples=max_samples or None,
         target_accept=target_accept,
         walkers=walkers,
         start=start,
@@ -161,6 +177,8 @@ def validate(
     chains: ChainsOption = 4,
     warmup: WarmupOption = 500,
     samples: SamplesOption = 1000,
+    rhat_target: RhatTargetOption = 1.01,
+    max_samples: MaxSamplesOption = 0,
     batch: Annotated[int, typer.Option("--batch", help="Injections fitted by one compiled program.")] = 25,
     chain_method: ChainMethodOption = "sequential",
     emulator_covariance: EmulatorCovarianceOption = "fixed",
@@ -179,6 +197,8 @@ def validate(
         chains=chains,
         warmup=warmup,
         samples=samples,
+        rhat_target=rhat_target or None,
+        max_samples=max_samples or None,
         batch=max(1, batch),
         chain_method=chain_method,
         emulator_covariance=emulator_covariance,

@@ -8,7 +8,8 @@ import numpyro.distributions as dist
 import pytest
 
 from catalogs.errors import InputError
-from inference.samplers import LogDensity, run_emcee, run_nuts
+from inference.emcee_sampler import run_emcee
+from inference.samplers import LogDensity, run_nuts
 
 MU = np.array([1.0, -2.0, 0.5])
 COV = np.array([[1.0, 0.8, 0.1], [0.8, 2.0, -0.3], [0.1, -0.3, 0.5]])
@@ -124,3 +125,37 @@ def test_bad_sampler_settings_are_input_errors() -> None:
         run_emcee(target, init={"y": jnp.zeros(5)}, walkers=6, quiet=True)
     with pytest.raises(InputError, match="burn"):
         run_emcee(target, init={"y": jnp.zeros(1)}, walkers=4, steps=10, burn=10, quiet=True)
+
+
+def _max_rhat(draws: np.ndarray) -> float:
+    return max(float(az.rhat(draws[..., i])) for i in range(draws.shape[-1]))
+
+
+def test_nuts_goes_on_until_rhat_is_below_the_target() -> None:
+    """The chains are continued, not restarted: the first draws are those of a run without a target, the
+    step size stays at its adapted value, and the run stops once R-hat is below the target."""
+    target = LogDensity(fn=lambda p: -0.5 * jnp.sum(p["y"] ** 2))
+    args = {"init": {"y": jnp.zeros(3)}, "chains": 4, "warmup": 100, "samples": 30, "seed": 2, "quiet": True}
+    plain = run_nuts(target, **args)
+    assert _max_rhat(plain.samples["y"]) >= 1.01  # 30 draws per chain are not enough
+    longer = run_nuts(target, rhat_target=1.01, max_samples=3000, **args)
+    drawn = longer.samples["y"].shape[1]
+    assert 30 < drawn < 3000 and (drawn - 30) % 15 == 0  # steps of samples // 2
+    np.testing.assert_array_equal(longer.samples["y"][:, :30], plain.samples["y"])
+    assert _max_rhat(longer.samples["y"]) < 1.01
+    assert _max_rhat(longer.samples["y"][:, :-15]) >= 1.01  # it did not stop later than needed
+    step = longer.sample_stats["step_size"]
+    np.testing.assert_array_equal(step, np.broadcast_to(step[:, :1], step.shape))
+    assert longer.settings["samples"] == drawn and longer.settings["rhat_target"] == 1.01
+
+
+def test_nuts_stops_at_max_samples_when_chains_never_mix() -> None:
+    # two peaks 4 apart with sd 0.05: chains that start on different peaks never agree
+    result = run_nuts(two_peaks, model_args=(jnp.asarray(2.0),), chains=4, warmup=100, samples=40, seed=0,
+                      rhat_target=1.01, max_samples=100, quiet=True)
+    signs = np.sign(np.asarray(result.samples["x"]).mean(axis=1))
+    assert set(signs) == {-1.0, 1.0}, signs
+    assert result.samples["x"].shape == (4, 100)
+    with pytest.raises(InputError, match="max_samples"):
+        run_nuts(two_peaks, model_args=(jnp.asarray(2.0),), samples=40, rhat_target=1.01, max_samples=20,
+                 quiet=True)

@@ -39,8 +39,11 @@ def test_injections_are_calibrated_and_exact(tmp_path: Path) -> None:
     emu = make_standin(seed=11, posterior_sd=0.05)
     emu.epistemic = np.zeros_like(emu.epistemic)
     held = held_out_mocks(emu, 80, 3, seed=12)
-    settings = ValidationSettings(n_injections=60, chains=2, warmup=300, samples=500, batch=60, seed=4)
+    settings = ValidationSettings(
+        n_injections=60, chains=2, warmup=300, samples=500, batch=60, seed=4, rhat_target=None
+    )
     res = run_injections(emu, held, settings, quiet=True)
+    assert (res.draws == 500).all()  # a fixed budget
     report = coverage_report(res)
     # every injection's posterior is the exact one where the box does not truncate it
     sigma = np.diag(emu.aleatoric.astype(float))
@@ -68,6 +71,19 @@ def test_injections_are_calibrated_and_exact(tmp_path: Path) -> None:
     assert len(rows) == 60 == saved["run"]["n_injections"]
     u = np.array([float(r["p1_u"]) for r in rows])
     assert saved["parameters"]["p1"]["coverage_68"] == pytest.approx(np.mean(np.abs(u - 0.5) <= 0.34))
+    assert {r["draws"] for r in rows} == {"500"}
+
+
+def test_each_batch_goes_on_until_its_rhat_is_below_the_target() -> None:
+    emu = make_standin(seed=3, posterior_sd=0.1)
+    held = held_out_mocks(emu, 20, 2, seed=5)
+    settings = ValidationSettings(n_injections=6, chains=2, warmup=60, samples=20, max_samples=240, batch=2)
+    res = run_injections(emu, held, settings, quiet=True)
+    assert res.draws.max() > 20  # 20 draws per chain are too few for R-hat < 1.01
+    for batch in range(3):
+        pair = slice(2 * batch, 2 * batch + 2)
+        assert res.draws[pair][0] == res.draws[pair][1]  # one program per batch
+        assert res.r_hat[pair].max() < 1.01 or res.draws[pair][0] == 240
 
 
 def test_shards_merge_back_into_the_unsharded_order() -> None:

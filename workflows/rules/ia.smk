@@ -106,6 +106,8 @@ rule validate_emulator:
         chains=IA.get("validation_budget", IA)["chains"],
         warmup=IA.get("validation_budget", IA)["warmup"],
         samples=IA.get("validation_budget", IA)["samples"],
+        rhat_target=IA.get("validation_budget", IA).get("rhat_target", 1.01),
+        max_samples=IA.get("validation_budget", IA).get("max_samples", 0),
         seed=SEED,
     threads: IA.get("validation_workers", 1)
     conda:
@@ -113,6 +115,7 @@ rule validate_emulator:
     shell:
         "iaemu validate {input.emulator} {input.test} --n-injections {params.n_injections} "
         "--chains {params.chains} --warmup {params.warmup} --samples {params.samples} "
+        "--rhat-target {params.rhat_target} --max-samples {params.max_samples} "
         "--workers {threads} --out $(dirname {output}) --seed {params.seed} --quiet > {log} 2>&1"
 
 
@@ -143,6 +146,7 @@ rule fit_observation:
         chains=IA["chains"],
         warmup=IA["warmup"],
         samples=IA["samples"],
+        rhat_target=IA.get("rhat_target", 1.01),
         seed=SEED,
     threads: 1
     conda:
@@ -150,7 +154,7 @@ rule fit_observation:
     shell:
         "iaemu fit --tng {input.observation} --emulator {input.emulator} --out $(dirname {output}) "
         "--chains {params.chains} --warmup {params.warmup} --samples {params.samples} "
-        "--seed {params.seed} --quiet > {log} 2>&1"
+        "--rhat-target {params.rhat_target} --seed {params.seed} --quiet > {log} 2>&1"
 
 
 rule default_emulator:
