@@ -55,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     base = ValidationSettings(
         n_injections=args.n_injections, chains=args.chains, warmup=args.warmup, samples=args.samples,
-        batch=args.n_injections, seed=args.seed,
+        batch=args.n_injections, seed=args.seed, rhat_target=None,  # a fixed budget for both forms
     )  # fmt: skip
     emulator = load_jax_emulator(args.emulator, n_realisations=1)
     held = read_held_out(args.held_out, emulator)

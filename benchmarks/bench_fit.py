@@ -239,6 +239,8 @@ def main() -> None:
             nuts = FitSettings(
                 fix=fix, chains=args.chains, warmup=args.warmup, samples=args.samples, seed=args.seed,
                 emulator_covariance="varying",  # the likelihood of the Pyro leg
+                dense_mass=False,  # as Pyro's NUTS adapts
+                rhat_target=None,  # a fixed budget: ESS per second and per gradient of the same draws
             )
             lines["numpyro-nuts"] = measure(
                 label, "numpyro-nuts", sample_posterior(like, nuts, quiet=True), like

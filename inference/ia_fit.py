@@ -61,6 +61,7 @@ class FitSettings:
     warmup: int = 500
     samples: int = 1000
     target_accept: float = 0.8
+    dense_mass: bool = True  # NUTS adapts a dense mass matrix (the HOD parameters are correlated)
     walkers: int = 32
     start: str = "mode"  # "mode": chains start at the best point of a multi-start search; "prior": random
     emulator_covariance: str = DEFAULT_EMULATOR_COVARIANCE  # "fixed": held at the mode; or "varying"
@@ -106,6 +107,7 @@ def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool =
             warmup=settings.warmup,
             samples=settings.samples,
             target_accept=settings.target_accept,
+            dense_mass=settings.dense_mass,
             rhat_target=settings.rhat_target,
             max_samples=settings.max_samples,
             seed=settings.seed,

@@ -273,12 +273,17 @@ class IALikelihood:
         if self.noise_correlation is not None:
             mean, emu_cov = self.model_covariance(theta_full)
             return _finite_or_minus_inf(gaussian_loglike(data - mean, cov + emu_cov))
-        mean, var = self.model(theta_full)
-        if self.diagonal:  # elementwise: exact, and ~3x cheaper per gradient than through a Cholesky factor
-            total = jnp.diag(cov) + var
-            ll = -0.5 * jnp.sum((data - mean) ** 2 / total + jnp.log(2.0 * jnp.pi * total))
+        if self.emulator_variance == "none":  # Σ does not follow θ: the mean alone, no gradient through Σ
+            mean = jnp.concatenate([block[0] for block in self._blocks(theta_full)])
+            total = cov
         else:
-            ll = gaussian_loglike(data - mean, cov + jnp.diag(var))
+            mean, var = self.model(theta_full)
+            total = cov + jnp.diag(var)
+        if self.diagonal:  # elementwise: exact, and ~3x cheaper per gradient than through a Cholesky factor
+            sigma2 = jnp.diag(total)
+            ll = -0.5 * jnp.sum((data - mean) ** 2 / sigma2 + jnp.log(2.0 * jnp.pi * sigma2))
+        else:
+            ll = gaussian_loglike(data - mean, total)
         return _finite_or_minus_inf(ll)
 
     def log_density(self, theta_free: jax.Array) -> jax.Array:

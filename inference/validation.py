@@ -83,6 +83,7 @@ class ValidationSettings:
     warmup: int = 500
     samples: int = 1000
     target_accept: float = 0.8
+    dense_mass: bool = True  # NUTS adapts a dense mass matrix (the HOD parameters are correlated)
     batch: int = 25
     chain_method: str = "sequential"
     emulator_covariance: str = DEFAULT_EMULATOR_COVARIANCE  # "fixed": at each injection's mode; "varying"
@@ -191,6 +192,7 @@ def _fit_batch(
         warmup=settings.warmup,
         samples=settings.samples,
         target_accept=settings.target_accept,
+        dense_mass=settings.dense_mass,
         chain_method=settings.chain_method,
         rhat_target=settings.rhat_target,
         max_samples=settings.max_samples,

@@ -44,6 +44,13 @@ MaxSamplesOption = Annotated[
     int,
     typer.Option("--max-samples", help="Most draws per chain when going on for R-hat (0: 4 x --samples)."),
 ]
+DenseMassOption = Annotated[
+    bool,
+    typer.Option(
+        "--dense-mass/--diagonal-mass",
+        help="NUTS adapts a dense mass matrix (the HOD parameters are correlated) or a diagonal one.",
+    ),
+]
 StatsOption = Annotated[
     str | None,
     typer.Option("--stats", help="Statistics to fit, e.g. xi,omega,eta (default: all in the observation)."),
@@ -111,6 +118,7 @@ def fit(
     samples: SamplesOption = 1000,
     rhat_target: RhatTargetOption = 1.01,
     max_samples: MaxSamplesOption = 0,
+    dense_mass: DenseMassOption = True,
     target_accept: Annotated[float, typer.Option("--target-accept", help="NUTS target acceptance.")] = 0.8,
     start: Annotated[
         str,
@@ -150,6 +158,7 @@ def fit(
         samples=samples,
         rhat_target=rhat_target or None,
         max_samples=max_samples or None,
+        dense_mass=dense_mass,
         target_accept=target_accept,
         walkers=walkers,
         start=start,
@@ -179,6 +188,7 @@ def validate(
     samples: SamplesOption = 1000,
     rhat_target: RhatTargetOption = 1.01,
     max_samples: MaxSamplesOption = 0,
+    dense_mass: DenseMassOption = True,
     batch: Annotated[int, typer.Option("--batch", help="Injections fitted by one compiled program.")] = 25,
     chain_method: ChainMethodOption = "sequential",
     emulator_covariance: EmulatorCovarianceOption = "fixed",
@@ -199,6 +209,7 @@ def validate(
         samples=samples,
         rhat_target=rhat_target or None,
         max_samples=max_samples or None,
+        dense_mass=dense_mass,
         batch=max(1, batch),
         chain_method=chain_method,
         emulator_covariance=emulator_covariance,

@@ -159,6 +159,10 @@ def test_frozen_emulator_covariance_is_held_at_the_reference_point(correlated: b
         assert got == pytest.approx(expected, rel=2e-5)
         varying = float(like.log_likelihood(jnp.asarray(theta, jnp.float32)))
         assert (varying == pytest.approx(got, rel=2e-5)) == (theta is ref)
+        # the gradient is that of the mean alone: A^T Σ^-1 (d - μ) for the linear stand-in
+        grad = jax.grad(frozen.log_likelihood)(jnp.asarray(theta, jnp.float32))
+        exact = emu.A.astype(float).T @ np.linalg.solve(held, obs.data_vector() - mean)
+        np.testing.assert_allclose(np.asarray(grad, float), exact, rtol=1e-3, atol=1e-3 * np.abs(exact).max())
 
 
 def test_prior_box_fixed_values_and_narrowing() -> None:
