@@ -29,6 +29,7 @@ from inference.emcee_sampler import run_emcee
 from inference.ia_likelihood import (
     DEFAULT_EMULATOR_COVARIANCE,
     DEFAULT_VARIANCE,
+    IA_TARGET_ACCEPT,
     IALikelihood,
     build_likelihood,
     check_emulator_covariance,
@@ -60,7 +61,7 @@ class FitSettings:
     chain_method: str = "sequential"  # NUTS chains one after the other; "vectorized": side by side
     warmup: int = 500
     samples: int = 1000
-    target_accept: float = 0.8
+    target_accept: float = IA_TARGET_ACCEPT
     dense_mass: bool = True  # NUTS adapts a dense mass matrix (the HOD parameters are correlated)
     walkers: int = 32
     start: str = "mode"  # "mode": chains start at the best point of a multi-start search; "prior": random

@@ -57,6 +57,8 @@ DEFAULT_VARIANCE = "epistemic"
 XI_SPACES = ("linear", "log")
 EMULATOR_COVARIANCES = ("varying", "fixed")
 DEFAULT_EMULATOR_COVARIANCE = "fixed"
+# NUTS target acceptance of the IA fits: at 0.8 one held-out injection diverged 443 times in 5000 draws
+IA_TARGET_ACCEPT = 0.9
 
 
 def check_emulator_covariance(choice: str) -> None:

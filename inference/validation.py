@@ -50,6 +50,7 @@ from catalogs.progress import progress
 from inference.diagnostics import parameter_summary
 from inference.ia_likelihood import (
     DEFAULT_EMULATOR_COVARIANCE,
+    IA_TARGET_ACCEPT,
     Emulator,
     IALikelihood,
     build_likelihood,
@@ -82,7 +83,7 @@ class ValidationSettings:
     chains: int = 4
     warmup: int = 500
     samples: int = 1000
-    target_accept: float = 0.8
+    target_accept: float = IA_TARGET_ACCEPT
     dense_mass: bool = True  # NUTS adapts a dense mass matrix (the HOD parameters are correlated)
     batch: int = 25
     chain_method: str = "sequential"

@@ -51,6 +51,7 @@ DenseMassOption = Annotated[
         help="NUTS adapts a dense mass matrix (the HOD parameters are correlated) or a diagonal one.",
     ),
 ]
+TargetAcceptOption = Annotated[float, typer.Option("--target-accept", help="NUTS target acceptance.")]
 StatsOption = Annotated[
     str | None,
     typer.Option("--stats", help="Statistics to fit, e.g. xi,omega,eta (default: all in the observation)."),
@@ -119,7 +120,7 @@ def fit(
     rhat_target: RhatTargetOption = 1.01,
     max_samples: MaxSamplesOption = 0,
     dense_mass: DenseMassOption = True,
-    target_accept: Annotated[float, typer.Option("--target-accept", help="NUTS target acceptance.")] = 0.8,
+    target_accept: TargetAcceptOption = 0.9,
     start: Annotated[
         str,
         typer.Option("--start", help="mode: start chains at a multi-start mode search's best point; prior."),
@@ -189,6 +190,7 @@ def validate(
     rhat_target: RhatTargetOption = 1.01,
     max_samples: MaxSamplesOption = 0,
     dense_mass: DenseMassOption = True,
+    target_accept: TargetAcceptOption = 0.9,
     batch: Annotated[int, typer.Option("--batch", help="Injections fitted by one compiled program.")] = 25,
     chain_method: ChainMethodOption = "sequential",
     emulator_covariance: EmulatorCovarianceOption = "fixed",
@@ -210,6 +212,7 @@ def validate(
         rhat_target=rhat_target or None,
         max_samples=max_samples or None,
         dense_mass=dense_mass,
+        target_accept=target_accept,
         batch=max(1, batch),
         chain_method=chain_method,
         emulator_covariance=emulator_covariance,
