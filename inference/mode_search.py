@@ -70,22 +70,46 @@ def _search_one(loglike: LogLike, lo: jax.Array, hi: jax.Array, cfg: ModeSearch,
     return _to_box(ends[jnp.argmax(values)], lo, hi)
 
 
+ModeFinder = Callable[[jax.Array, jax.Array, int], np.ndarray]  # (data, cov, seed) -> mode(s)
+
+
+def mode_finder(loglike: LogLike, lo: np.ndarray, hi: np.ndarray, *, batch: bool = False,
+                settings: ModeSearch | None = None) -> ModeFinder:
+    """A search compiled once and reused for every dataset of the same shapes: ``find(data, cov, seed)``
+    returns the best free-parameter point found, (F,) physical units; (K, F) when ``batch`` (data (K, D),
+    searched one after the other in one program)."""
+    cfg = settings or ModeSearch()
+    lo, hi = jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32)
+
+    def one(key: jax.Array, data: jax.Array, cov: jax.Array) -> jax.Array:
+        return _search_one(loglike, lo, hi, cfg, key, data, cov)
+
+    def many(keys: jax.Array, data: jax.Array, cov: jax.Array) -> jax.Array:
+        return jax.lax.map(lambda a: one(*a), (keys, data, cov))
+
+    search = jax.jit(many if batch else one)
+
+    def find(data: jax.Array, cov: jax.Array, seed: int = 0) -> np.ndarray:
+        key = jax.random.PRNGKey(seed)
+        return np.asarray(search(jax.random.split(key, len(data)) if batch else key, data, cov), float)
+
+    return find
+
+
 def find_mode(loglike: LogLike, lo: np.ndarray, hi: np.ndarray, data: jax.Array, cov: jax.Array, *,
               batch: bool = False, settings: ModeSearch | None = None, seed: int = 0) -> np.ndarray:
     """The best free-parameter point found, (F,) physical units; (K, F) when ``batch`` (data (K, D))."""
-    cfg = settings or ModeSearch()
-    lo, hi = jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32)
-    key = jax.random.PRNGKey(seed)
-    search = jax.jit(lambda k, d, c: _search_one(loglike, lo, hi, cfg, k, d, c))
-    if not batch:
-        return np.asarray(search(key, data, cov), float)
-    keys = jax.random.split(key, len(data))
-    return np.asarray(jax.lax.map(lambda a: search(*a), (keys, data, cov)), float)
+    return mode_finder(loglike, lo, hi, batch=batch, settings=settings)(data, cov, seed)
+
+
+def likelihood_mode_finder(like: IALikelihood, *, batch: bool = False) -> ModeFinder:
+    """:func:`mode_finder` of an IA likelihood's free parameters (compile once, search many datasets)."""
+    idx = like.space.free_index
+    return mode_finder(lambda free, d, c: like.log_likelihood(like.space.full(free), d, c),
+                       like.space.lo[idx], like.space.hi[idx], batch=batch)
 
 
 def likelihood_mode(like: IALikelihood, data: jax.Array, cov: jax.Array, *, batch: bool = False,
                     seed: int = 0) -> np.ndarray:
     """:func:`find_mode` of an IA likelihood's free parameters for ``data, cov`` (one dataset or a batch)."""
-    idx = like.space.free_index
-    return find_mode(lambda free, d, c: like.log_likelihood(like.space.full(free), d, c),
-                     like.space.lo[idx], like.space.hi[idx], data, cov, batch=batch, seed=seed)
+    return likelihood_mode_finder(like, batch=batch)(data, cov, seed)

@@ -17,10 +17,12 @@ uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemi
 aleatoric part is correlated across bins by the artifact's noise correlation (:mod:`emulators.noise`).
 By default (``emulator_covariance="fixed"``) that covariance is held at each injection's mode
 (:meth:`inference.ia_likelihood.IALikelihood.frozen_at`); ``"varying"`` lets it follow the parameters.
-The injections are fitted in batches by one compiled NUTS program (:func:`inference.samplers.run_nuts`
+The injections are fitted in batches (default one injection each) by NUTS (:func:`inference.samplers.run_nuts`
 with ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
-(:mod:`inference.mode_search`). A batch's chains go on until every R-hat of every injection in it is below
-``rhat_target`` (at most ``max_samples`` draws per chain; see :func:`inference.samplers.run_nuts`).
+(:mod:`inference.mode_search`); the mode search and the NUTS programs are compiled once per run. A batch's
+chains go on until every R-hat of every injection in it is below ``rhat_target`` (at most ``max_samples``
+draws per chain; see :func:`inference.samplers.run_nuts`). ``workers`` processes share the injections, each
+pinned to a CPU of its own.
 
 Per parameter: ``u`` = the posterior fraction below the truth; the SBC rank is the number of ``n_ranks``
 evenly thinned draws below it (uniform on 0..n_ranks when calibrated), tested with a chi-square over 10
@@ -33,8 +35,10 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -56,7 +60,7 @@ from inference.ia_likelihood import (
     build_likelihood,
     check_emulator_covariance,
 )
-from inference.mode_search import likelihood_mode
+from inference.mode_search import ModeFinder, likelihood_mode_finder
 from inference.observations import STATISTICS, Observation, describe_bins, same_bins
 from inference.samplers import DEFAULT_RHAT_TARGET, check_chain_method, run_nuts
 from inference.validation_report import coverage_report, write_validation
@@ -85,7 +89,7 @@ class ValidationSettings:
     samples: int = 1000
     target_accept: float = IA_TARGET_ACCEPT
     dense_mass: bool = True  # NUTS adapts a dense mass matrix (the HOD parameters are correlated)
-    batch: int = 25
+    batch: int = 1  # a batch goes on until all its injections reach rhat_target: 1 lets each stop alone
     chain_method: str = "sequential"
     emulator_covariance: str = DEFAULT_EMULATOR_COVARIANCE  # "fixed": at each injection's mode; "varying"
     rhat_target: float | None = DEFAULT_RHAT_TARGET  # a batch's chains go on until R-hat < this
@@ -172,20 +176,43 @@ def _choose(held: HeldOut, settings: ValidationSettings) -> tuple[np.ndarray, np
     return pick, rng.integers(0, held.realisations.shape[1], size=pick.size)
 
 
+@dataclass(frozen=True, eq=False)
+class _BatchPrograms:
+    """What every batch of a run shares, built (and compiled) once: the likelihood NUTS samples (with the
+    fixed form, a frozen one whose covariance comes in as an argument), the mode search, and the emulator
+    covariance at the modes. Rebuilt per batch, they cost ~45 s of compilation per batch on one core."""
+
+    like: IALikelihood  # the full likelihood: mode search, emulator covariance
+    sampled: IALikelihood  # what NUTS samples (its numpyro_model keys the compiled NUTS programs)
+    find_modes: ModeFinder
+    covariance_at: Callable[[jax.Array], jax.Array] | None  # (K, P) -> (K, D, D); None: varying form
+
+
+def _batch_programs(like: IALikelihood, settings: ValidationSettings) -> _BatchPrograms:
+    fixed = settings.emulator_covariance == "fixed"
+    middle = 0.5 * (like.space.lo + like.space.hi)
+    centre = like.space.full(jnp.asarray(middle[like.space.free_index], jnp.float32))
+    return _BatchPrograms(
+        like,
+        like.frozen_at(centre) if fixed else like,  # a template: each batch passes its own covariances
+        likelihood_mode_finder(like, batch=True),
+        jax.jit(jax.vmap(like.emulator_covariance)) if fixed else None,
+    )
+
+
 def _fit_batch(
-    like: IALikelihood, data: np.ndarray, truth: np.ndarray, settings: ValidationSettings, seed: int
+    programs: _BatchPrograms, data: np.ndarray, truth: np.ndarray, settings: ValidationSettings, seed: int
 ) -> dict[str, np.ndarray]:
     """One compiled NUTS program over a batch of injections (data (K, D), truth (K, F)): per injection the
     posterior mean, sd, u, rank, R-hat and divergences; the batch's wall and compile seconds."""
-    names = like.space.free
+    names = programs.like.space.free
     args = (jnp.asarray(data), jnp.zeros((len(data), data.shape[1], data.shape[1])))
-    modes = likelihood_mode(like, *args, batch=True, seed=seed)
-    if settings.emulator_covariance == "fixed":
-        at_modes = like.space.full(jnp.asarray(modes, jnp.float32))
-        args = (args[0], jax.jit(jax.vmap(like.emulator_covariance))(at_modes))
-        like = like.frozen_at(at_modes[0])  # the batch's covariances come in as arguments
+    modes = programs.find_modes(*args, seed)
+    if programs.covariance_at is not None:  # fixed: each injection's emulator covariance at its mode
+        at_modes = programs.like.space.full(jnp.asarray(modes, jnp.float32))
+        args = (args[0], programs.covariance_at(at_modes))
     result = run_nuts(
-        like.numpyro_model,
+        programs.sampled.numpyro_model,
         model_args=args,
         init={name: modes[:, i] for i, name in enumerate(names)},
         batch=True,
@@ -249,7 +276,7 @@ def run_injections(
     like = build_likelihood(emulator, template, stats=stats, emulator_variance=settings.emulator_variance)
     names = like.space.free
     truth = held.params[pick][:, like.space.free_index]
-    batches = []
+    programs, batches = _batch_programs(like, settings), []
     for start in progress(range(0, len(pick), settings.batch), desc="injections", quiet=quiet):
         chunk = slice(start, start + settings.batch)
         saved = None if checkpoint is None else checkpoint / f"shard{shard[0]}of{shard[1]}-{start}.npz"
@@ -258,7 +285,7 @@ def run_injections(
                 batches.append(dict(f))
             continue
         seed = settings.seed + shard[0] + shard[1] * start  # the position of the batch's first injection
-        batches.append(_fit_batch(like, data[chunk], truth[chunk], settings, seed))
+        batches.append(_fit_batch(programs, data[chunk], truth[chunk], settings, seed))
         if saved is not None:
             with atomic_file(saved) as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, **batches[-1])
@@ -304,6 +331,16 @@ def merge_shards(shards: list[InjectionResults]) -> InjectionResults:
     )
 
 
+def _pin_to_cpu(index: int) -> None:
+    """Keep this process, and every thread it starts from now on (XLA's pool among them), on one of the
+    CPUs it may use. Unpinned, two JAX workers on 2 cores each start a pool as wide as the machine and
+    ran ~4x slower than one alone; pinned, each runs at the speed of one alone (0.49-0.52 vs 0.63 ms
+    per value and gradient of the emulator likelihood)."""
+    if hasattr(os, "sched_getaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+
+
 def _fit_shard(
     emulator_dir: str,
     held_out: str,
@@ -313,6 +350,7 @@ def _fit_shard(
 ) -> InjectionResults:
     from inference.emulator_jax import load_jax_emulator
 
+    _pin_to_cpu(shard[0])  # before JAX's first computation starts its thread pool
     emulator = load_jax_emulator(emulator_dir, n_realisations=1)
     held = read_held_out(held_out, emulator)
     return run_injections(emulator, held, settings, quiet=True, shard=shard, checkpoint=checkpoint)

@@ -191,7 +191,9 @@ def validate(
     max_samples: MaxSamplesOption = 0,
     dense_mass: DenseMassOption = True,
     target_accept: TargetAcceptOption = 0.9,
-    batch: Annotated[int, typer.Option("--batch", help="Injections fitted by one compiled program.")] = 25,
+    batch: Annotated[int, typer.Option(
+        "--batch", help="Injections sampled together; a batch goes on until all of them reach --rhat-target."
+    )] = 1,
     chain_method: ChainMethodOption = "sequential",
     emulator_covariance: EmulatorCovarianceOption = "fixed",
     workers: Annotated[int, typer.Option("--workers", help="Processes sharing the injections.")] = 1,

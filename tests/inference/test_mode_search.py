@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from inference.mode_search import ModeSearch, find_mode
+from inference.mode_search import ModeSearch, find_mode, mode_finder
 
 LO, HI = np.array([-1.0, -1.0, -1.0]), np.array([1.0, 1.0, 1.0])
 NARROW, WIDE = np.array([0.7, -0.6, 0.5]), np.array([-0.4, 0.3, -0.2])
@@ -31,3 +31,19 @@ def test_batched_datasets_get_their_own_modes() -> None:
                       settings=ModeSearch(n_draws=4096, n_starts=16, steps=400))
     np.testing.assert_allclose(found[0], NARROW, atol=2e-3)
     np.testing.assert_allclose(found[1], WIDE, atol=2e-2)  # the mode in logit coordinates, near WIDE
+
+
+def test_a_finder_compiles_once_for_many_datasets() -> None:
+    traces = []
+
+    def counted(theta, data, cov):
+        traces.append(1)  # runs when JAX traces the search, not when it runs it
+        return loglike(theta, data, cov)
+
+    find = mode_finder(counted, LO, HI, settings=ModeSearch(n_draws=2048, n_starts=8, steps=300))
+    first = find(jnp.asarray([20.0]), jnp.zeros((1, 1)), 1)
+    n_traces = len(traces)
+    second = find(jnp.asarray([-20.0]), jnp.zeros((1, 1)), 1)
+    assert len(traces) == n_traces  # the second dataset reused the compiled search
+    np.testing.assert_allclose(first, NARROW, atol=2e-3)
+    np.testing.assert_allclose(second, WIDE, atol=2e-2)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -84,6 +87,33 @@ def test_each_batch_goes_on_until_its_rhat_is_below_the_target() -> None:
         pair = slice(2 * batch, 2 * batch + 2)
         assert res.draws[pair][0] == res.draws[pair][1]  # one program per batch
         assert res.r_hat[pair].max() < 1.01 or res.draws[pair][0] == 240
+
+
+def test_a_run_compiles_its_nuts_programs_once(monkeypatch) -> None:
+    from inference import samplers
+
+    monkeypatch.setattr(samplers, "_PROGRAMS", {})
+    emu = make_standin(seed=3, posterior_sd=0.1)
+    held = held_out_mocks(emu, 20, 2, seed=5)
+    settings = ValidationSettings(n_injections=3, chains=2, warmup=30, samples=30, batch=1, rhat_target=None)
+    assert settings.emulator_covariance == "fixed"  # each batch has its own covariances at its modes
+    run_injections(emu, held, settings, quiet=True)
+    assert len(samplers._PROGRAMS) == 1  # three batches, one compiled NUTS program
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity on this platform")
+def test_each_worker_is_pinned_to_one_cpu() -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        pinned = list(pool.map(_pinned_cpus, [0, 1]))
+    assert pinned == [{allowed[0]}, {allowed[1 % len(allowed)]}]
+    assert os.sched_getaffinity(0) == set(allowed)  # the parent is left as it was
+
+
+def _pinned_cpus(index: int) -> set[int]:
+    validation._pin_to_cpu(index)
+    return os.sched_getaffinity(0)
 
 
 def test_shards_merge_back_into_the_unsharded_order() -> None:
