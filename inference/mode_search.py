@@ -5,7 +5,8 @@ local mode whose log-likelihood is far below the global one (seen on mock observ
 then agree with each other (R-hat ≈ 1) while missing the truth. The search evaluates the log posterior on
 ``n_draws`` uniform draws from the box, runs Adam from the ``n_starts`` best of them in the unconstrained
 (logit) coordinates that NUTS samples, and returns the best end point. Every step is vectorised; for many
-datasets (``data`` with a leading axis) the datasets run one after the other inside one compiled program.
+datasets (``data`` with a leading axis) the datasets run one after the other inside one compiled program;
+:func:`mode_finder` compiles the search once and reuses it for new datasets of the same shapes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from jax.example_libraries import optimizers
 
 LogLike = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (theta_free, data, cov) -> log L
+ModeFinder = Callable[[jax.Array, jax.Array, int], np.ndarray]  # (data, cov, seed) -> mode(s)
 
 if TYPE_CHECKING:
     from inference.ia_likelihood import IALikelihood
@@ -68,9 +70,6 @@ def _search_one(loglike: LogLike, lo: jax.Array, hi: jax.Array, cfg: ModeSearch,
     ends = params(jax.lax.fori_loop(0, cfg.steps, step, init(_from_box(draws[best], lo, hi))))
     values = jax.vmap(objective)(ends)
     return _to_box(ends[jnp.argmax(values)], lo, hi)
-
-
-ModeFinder = Callable[[jax.Array, jax.Array, int], np.ndarray]  # (data, cov, seed) -> mode(s)
 
 
 def mode_finder(loglike: LogLike, lo: np.ndarray, hi: np.ndarray, *, batch: bool = False,
