@@ -11,8 +11,9 @@ emulator's own mean at ``--truth`` (default: the centre of the box) with indepen
 × |value| + ``--floor``.
 
 Pyro NUTS (the IAEmu paper's approach) runs on the torch emulator in float32 with the same likelihood
-(emulator variance added to the data covariance, log-determinant included), the same prior and the same
-unconstrained (logit) parameterisation; its chains run one after the other, and it compiles nothing.
+(emulator variance and excess error added to the data covariance, log-determinant included), the same
+prior and the same unconstrained (logit) parameterisation; its chains run one after the other, and it
+compiles nothing.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def torch_potential(emulator_dir: Path, like: IALikelihood):
     n_train, n_real = like.emulator.n_train, like.emulator.n_realisations
     data = torch.as_tensor(like.data, dtype=torch.float64)
     cov = torch.as_tensor(like.cov, dtype=torch.float64)
+    excess = like.error_covariance
+    err = None if excess is None else torch.as_tensor(excess, dtype=torch.float64)
     calls = {"n": 0}
 
     def potential(params: dict) -> torch.Tensor:
@@ -87,6 +90,9 @@ def torch_potential(emulator_dir: Path, like: IALikelihood):
         ]
         m = torch.cat([mean[i] for i in stat_idx])
         total = cov + torch.diag(torch.cat([v[i] for i in stat_idx]))
+        if err is not None:  # the emulator's excess error, in units of one realisation's sd
+            single = torch.sqrt(torch.cat([alea[i] for i in stat_idx]) * n_real)
+            total = total + single[:, None] * err * single[None, :]
         loglike = torch.distributions.MultivariateNormal(m, covariance_matrix=total).log_prob(data)
         log_jac = torch.sum(torch.log(hi - lo) + torch.log(s) + torch.log1p(-s))
         return -(loglike + log_jac)

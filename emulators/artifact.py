@@ -13,7 +13,9 @@
 - param_names, prior box, r bins (Mpc/h), statistics, ensemble size and epistemic mode, realisations per
   training row, training-data SHA-256, training record and test metrics;
 - ``noise``: the correlation of one realisation's noise across bins and statistics (:mod:`emulators.noise`,
-  estimated on the training rows; null when not estimated).
+  estimated on the training rows; null when not estimated);
+- ``emulator_error``: the covariance of the emulator's error beyond its own variances, measured on
+  independent mocks (:mod:`emulators.emulator_error`; null until measured).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def artifact_dict(emulator: Emulator) -> dict:
                               "each part's Var = (exp(part_t) - 1) * E^2 (log-normal moments)",
         },
         "noise": emulator.noise,
+        "emulator_error": emulator.error,
         "training": emulator.meta,
         "test_metrics": emulator.meta.get("test_metrics"),
     }
@@ -108,4 +111,4 @@ def load_emulator(directory: str | os.PathLike[str], device: str | torch.device 
     return Emulator(net, Scalers.from_dict(doc["scalers"]), list(doc["param_names"]), np.asarray(doc["r"]),
                     np.asarray(doc["r_edges"]), int(doc["variance"]["n_realisations"]),
                     doc["ensemble"]["epistemic"], int(doc["ensemble"]["mc_samples"]), doc["training"],
-                    doc.get("noise"))
+                    doc.get("noise"), doc.get("emulator_error"))

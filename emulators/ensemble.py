@@ -61,6 +61,7 @@ class Emulator:
     mc_samples: int = 32
     meta: dict = field(default_factory=dict)  # training record and test metrics
     noise: dict | None = None  # noise correlation across bins (emulators.noise), None when not estimated
+    error: dict | None = None  # excess error measured on independent mocks (emulators.emulator_error)
 
     @property
     def device(self) -> torch.device:

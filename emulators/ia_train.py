@@ -104,9 +104,12 @@ def _summary(histories: list[dict]) -> list[dict]:
 
 def train_to_artifact(mocks: str | os.PathLike[str], out: str | os.PathLike[str],
                       settings: EmulatorSettings | None = None, *, drop_nan: bool = False,
-                      quiet: bool = False) -> Emulator:
-    """Train on ``mocks`` (HDF5, DESIGN.md 3.1) and write the artifact directory ``out`` (DESIGN.md 3.2)."""
+                      error_mocks: str | os.PathLike[str] | None = None, quiet: bool = False) -> Emulator:
+    """Train on ``mocks`` (HDF5, DESIGN.md 3.1) and write the artifact directory ``out`` (DESIGN.md 3.2);
+    with ``error_mocks`` (independent mocks) the artifact carries the emulator error measured on them
+    (:mod:`emulators.emulator_error`)."""
     from emulators.artifact import write_artifact
+    from emulators.emulator_error import emulator_error
     from emulators.evaluate import compute_metrics
     from emulators.noise import emulator_noise
 
@@ -131,6 +134,8 @@ def train_to_artifact(mocks: str | os.PathLike[str], out: str | os.PathLike[str]
     }
     if data.n_real >= 2:
         emulator.noise = emulator_noise(emulator, mocks, data.row_index[tr])
+    if error_mocks is not None:
+        emulator.error = emulator_error(emulator, error_mocks)
     with atomic_directory(out) as tmp:
         write_artifact(emulator, tmp)
     shutil.rmtree(ckpt_root, ignore_errors=True)

@@ -170,6 +170,7 @@ class JaxEmulator:
     sha256: str
     shared_decoder: tuple[list[dict], dict[str, jax.Array]] | None = None  # see _shared_decoder
     noise_correlation: np.ndarray | None = None  # (S·B, S·B) of one realisation's noise (emulators.noise)
+    error_covariance: np.ndarray | None = None  # (S·B, S·B) in units of σ (emulators.emulator_error)
 
     def passes(self, theta: jax.Array) -> jax.Array:
         """Per-pass outputs (K, 2, S, B) in the transformed space at ``theta`` (P,) physical units."""
@@ -221,8 +222,12 @@ class JaxEmulator:
         return jax.jit(jax.vmap(self.predict))
 
     def digest(self) -> str:
-        """SHA-256 of the weights file (as recorded in ``emulator.json``)."""
-        return self.sha256
+        """SHA-256 of the weights file (as recorded in ``emulator.json``); with an emulator-error entry, the
+        SHA-256 of both (the entry changes the likelihood, so a validation keyed by it starts anew)."""
+        entry = self.doc.get("emulator_error")
+        if not entry:
+            return self.sha256
+        return hashlib.sha256((self.sha256 + json.dumps(entry, sort_keys=True)).encode()).hexdigest()
 
 
 def load_jax_emulator(
@@ -279,4 +284,7 @@ def load_jax_emulator(
         sha256=sha,
         shared_decoder=_shared_decoder(doc["forward"]["decoders"], stacked),
         noise_correlation=np.asarray(doc["noise"]["correlation"], float) if doc.get("noise") else None,
+        error_covariance=(
+            np.asarray(doc["emulator_error"]["covariance"], float) if doc.get("emulator_error") else None
+        ),
     )

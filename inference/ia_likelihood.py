@@ -17,7 +17,10 @@ The log-likelihood is ``-0.5 [d^T Σ^-1 d + log det Σ + K log 2π]`` with ``d``
 When the aleatoric variance enters and the emulator carries a noise correlation C across bins
 (``noise_correlation``, :mod:`emulators.noise`), its part of ``Σ`` is ``diag(σ) C diag(σ)`` instead of
 ``diag(σ²)``: one realisation's ξ bins are correlated (0.4–0.8 between neighbours), and treating them as
-independent makes the posterior overconfident.
+independent makes the posterior overconfident. When the epistemic variance enters and the emulator carries
+an excess error E measured on independent mocks (``error_covariance``, :mod:`emulators.emulator_error`), its
+part of ``Σ`` gains ``diag(σ₁) E diag(σ₁)`` (σ₁: one realisation's aleatoric sd): the emulator's errors are
+correlated across bins and larger than its ensemble's spread says.
 
 Emulator variance (``emulator_variance``): ``none`` | ``aleatoric`` | ``epistemic`` | ``both``. The default
 is ``epistemic``: an observation's covariance already describes its own noise (sample variance,
@@ -201,15 +204,34 @@ class IALikelihood:
         return bool(np.all(self.cov == np.diag(np.diag(self.cov))))
 
     @property
+    def _emulator_bins(self) -> np.ndarray:
+        """Indices of the chosen statistics' bins in the emulator's statistic-major (S·B) order."""
+        b = len(self.emulator.r)
+        return np.concatenate([b * self.emulator.statistics.index(s) + np.arange(b) for s in self.stats])
+
+    @property
     def noise_correlation(self) -> np.ndarray | None:
         """Correlation of one realisation's noise over the chosen statistics' emulator bins, used when the
         aleatoric variance enters; None when it does not or the emulator has none (bins independent)."""
         corr = getattr(self.emulator, "noise_correlation", None)
         if corr is None or self.emulator_variance not in ("aleatoric", "both"):
             return None
-        b = len(self.emulator.r)
-        idx = np.concatenate([b * self.emulator.statistics.index(s) + np.arange(b) for s in self.stats])
-        return np.asarray(corr)[np.ix_(idx, idx)]
+        return np.asarray(corr)[np.ix_(self._emulator_bins, self._emulator_bins)]
+
+    @property
+    def error_covariance(self) -> np.ndarray | None:
+        """The emulator's excess error E over the chosen statistics' emulator bins, in units of one
+        realisation's aleatoric sd (:mod:`emulators.emulator_error`), used when the epistemic variance
+        enters; None when it does not or the emulator has none."""
+        err = getattr(self.emulator, "error_covariance", None)
+        if err is None or self.emulator_variance not in ("epistemic", "both"):
+            return None
+        return np.asarray(err)[np.ix_(self._emulator_bins, self._emulator_bins)]
+
+    @property
+    def _correlated(self) -> bool:
+        """Whether the emulator covariance has off-diagonal terms (noise correlation or excess error)."""
+        return self.noise_correlation is not None or self.error_covariance is not None
 
     def _blocks(self, theta_full: jax.Array) -> list[tuple[jax.Array, jax.Array, jax.Array, jax.Array]]:
         """Per chosen statistic: model (B_obs,), the linear map J (B_obs, B_emu) from emulator bins to the
@@ -235,20 +257,31 @@ class IALikelihood:
         return jnp.concatenate([b[0] for b in blocks]), jnp.concatenate(var)
 
     def model_covariance(self, theta_full: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Model vector (K,) and emulator covariance (K, K): the aleatoric part ``A C A^T`` with the noise
-        correlation C and ``A = J diag(σ_aleatoric)`` per statistic, plus the diagonal epistemic part."""
-        corr = self.noise_correlation
+        """Model vector (K,) and emulator covariance (K, K). Aleatoric part: ``A C A^T`` with the noise
+        correlation C (identity without one) and ``A = J diag(σ_aleatoric)`` per statistic. Epistemic part:
+        the diagonal ensemble variance plus the excess error ``A1 E A1^T``, where ``A1`` uses the sd of ONE
+        realisation (σ_aleatoric √n for an aleatoric variance of the mean of n; for log statistics this
+        holds to first order in the log-space variance)."""
         blocks = self._blocks(theta_full)
+        mean = jnp.concatenate([b[0] for b in blocks])
+        cov = jnp.zeros((mean.size, mean.size), mean.dtype)
         scaled = jax.scipy.linalg.block_diag(*[jac * jnp.sqrt(a) for _, jac, a, _ in blocks])
-        cov = scaled @ jnp.asarray(corr, scaled.dtype) @ scaled.T
-        if self.emulator_variance == "both":
+        if self.emulator_variance in ("aleatoric", "both"):
+            corr = self.noise_correlation
+            corr = jnp.eye(mean.size, dtype=scaled.dtype) if corr is None else jnp.asarray(corr, scaled.dtype)
+            cov = cov + scaled @ corr @ scaled.T
+        if self.emulator_variance in ("epistemic", "both"):
             cov = cov + jnp.diag(jnp.concatenate([jac**2 @ e for _, jac, _, e in blocks]))
-        return jnp.concatenate([b[0] for b in blocks]), cov
+            err = self.error_covariance
+            if err is not None:
+                single = scaled * np.sqrt(getattr(self.emulator, "n_realisations", 1))
+                cov = cov + single @ jnp.asarray(err, scaled.dtype) @ single.T
+        return mean, cov
 
     def emulator_covariance(self, theta_full: jax.Array) -> jax.Array:
         """The emulator's covariance (K, K) at all P parameters, in the likelihood's space (zero for
-        ``none``): :meth:`model_covariance` with a noise correlation, ``diag(variance)`` without one."""
-        if self.noise_correlation is not None:
+        ``none``): :meth:`model_covariance` when it has off-diagonal terms, ``diag(variance)`` otherwise."""
+        if self._correlated:
             return self.model_covariance(theta_full)[1]
         return jnp.diag(self.model(theta_full)[1])
 
@@ -272,7 +305,7 @@ class IALikelihood:
             (self.model_args[0] if data is None else data),
             (self.model_args[1] if cov is None else cov),
         )
-        if self.noise_correlation is not None:
+        if self._correlated:
             mean, emu_cov = self.model_covariance(theta_full)
             return _finite_or_minus_inf(gaussian_loglike(data - mean, cov + emu_cov))
         if self.emulator_variance == "none":  # Σ does not follow θ: the mean alone, no gradient through Σ

@@ -1,4 +1,4 @@
-"""`iaemu train` and `iaemu evaluate`: the IA emulator (issue #9)."""
+"""`iaemu train`, `iaemu evaluate` and `iaemu calibrate-error`: the IA emulator (issues #9, #5)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ def train(
                                              "a deep ensemble (--ensemble is then ignored).")] = False,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
+    error_mocks: Annotated[Path | None, typer.Option("--error-mocks", help="Independent mocks (never "
+                                                     "trained on) to measure the emulator's excess error "
+                                                     "on (`iaemu calibrate-error`).")] = None,
     drop_nan: DropNanOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -41,13 +44,39 @@ def train(
     base = EmulatorSettings()
     settings = replace(base, members=ensemble, epistemic="mc_dropout" if mc_dropout else "ensemble",
                        train=replace(base.train, epochs=epochs, device=device, seed=seed))
-    emulator = train_to_artifact(mocks, out, settings, drop_nan=drop_nan, quiet=quiet)
+    emulator = train_to_artifact(mocks, out, settings, drop_nan=drop_nan, error_mocks=error_mocks,
+                                 quiet=quiet)
     metrics = emulator.meta["test_metrics"] or {}
     print(_excluded_line(emulator.meta["data"]["excluded"]))
     for name, m in metrics.items():
         print(f"{name}: median |Δ|/σ_mean {m['median_abs_err_over_sigma_mean']:.3f}, "
               f"68% coverage {m['coverage_68']:.3f} (held-out test rows)")
+    if emulator.error is not None:
+        print(_error_line(emulator.error))
     print(f"wrote {out}")
+
+
+def _error_line(entry: dict) -> str:
+    import numpy as np
+
+    from emulators.ia_data import STATISTICS
+
+    diag = np.diag(np.asarray(entry["covariance"])).reshape(len(STATISTICS), -1)
+    per_stat = ", ".join(f"{s} {d.mean():.3f}" for s, d in zip(STATISTICS, diag, strict=True))
+    return f"emulator error on {entry['rows']} independent rows: mean excess variance / σ² {per_stat}"
+
+
+@user_errors
+def calibrate_error(
+    emulator: Annotated[Path, typer.Argument(help="Artifact directory written by `iaemu train`.")],
+    mocks: Annotated[Path, typer.Argument(help="Independent mocks (not the training file), DESIGN.md 3.1.")],
+) -> None:
+    """Measure the emulator's error beyond its own variances on independent mocks and store it in the
+    artifact (the likelihood adds it to the epistemic covariance)."""
+    from emulators.emulator_error import add_emulator_error
+
+    print(_error_line(add_emulator_error(emulator, mocks)))
+    print(f"wrote {emulator}")
 
 
 @user_errors

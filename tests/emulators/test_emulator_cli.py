@@ -112,6 +112,34 @@ def test_evaluate_on_the_held_out_rows_and_on_another_file(
     assert json.loads((tmp_path / "report2" / "metrics.json").read_text())["rows"] == 40
 
 
+def test_calibrate_error_writes_the_entry_and_the_likelihood_uses_it(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from inference.emulator_jax import load_jax_emulator
+
+    mocks, trained_emu = trained
+    emu = tmp_path / "emu"
+    shutil.copytree(trained_emu, emu)
+    before = load_jax_emulator(emu)
+    assert before.error_covariance is None and before.digest() == before.sha256
+    assert_one_line_exit_2(iaemu("calibrate-error", emu, mocks), "mocks.h5", "training file")
+    other_bins = write_dataset(tmp_path / "bins.h5", 10, 4, n_bins=5)
+    assert_one_line_exit_2(iaemu("calibrate-error", emu, other_bins), "bins.h5", "/r_edges")
+    assert load_jax_emulator(emu).error_covariance is None  # nothing written by the refusals
+    other = write_dataset(tmp_path / "other.h5", 60, 4, n_bins=6, seed=11)
+    result = iaemu("calibrate-error", emu, other)
+    assert result.returncode == 0, result.stderr
+    assert "emulator error on 60 independent rows" in result.stdout
+    after = load_jax_emulator(emu)
+    entry = after.doc["emulator_error"]
+    assert entry["rows"] == 60 and entry["mocks_sha256"] == hashlib.sha256(other.read_bytes()).hexdigest()
+    err = after.error_covariance
+    assert err.shape == (18, 18) and np.linalg.eigvalsh(err).min() > -1e-4
+    assert after.sha256 == before.sha256 and after.digest() != before.digest()  # same weights, new key
+
+
 def test_evaluate_refuses_other_bins(trained: tuple[Path, Path], tmp_path: Path) -> None:
     _, emu = trained
     other = write_dataset(tmp_path / "other.h5", 10, 4, n_bins=5)

@@ -137,6 +137,41 @@ def test_noise_correlation_enters_the_aleatoric_covariance(mode: str, xi_space: 
             assert abs(got - diag_only) > 0.05
 
 
+@pytest.mark.parametrize("n_realisations", [1, 4])
+@pytest.mark.parametrize("mode", list(VARIANCE))
+def test_emulator_error_enters_the_epistemic_covariance(mode: str, n_realisations: int) -> None:
+    """With an excess error E (units of one realisation's σ), the epistemic part gains σ₁ E σ₁ with
+    σ₁ = σ √n (the aleatoric variance is that of the mean of n); without epistemic variance E plays no
+    part."""
+    emu = varying_standin()
+    emu.noise_correlation = ar1_correlation(18, 0.5)
+    u = np.linspace(-1, 1, 18)
+    emu.error_covariance = 0.3 * np.exp(-0.5 * (u[:, None] - u[None, :]) ** 2 / 0.3**2)
+    emu.n_realisations = n_realisations
+    cov = random_cov(18, seed=11, scale=0.05)
+    obs = observe(emu, np.zeros(3), cov, seed=12).select(("omega", "eta"))
+    like = build_likelihood(emu, obs, emulator_variance=mode)
+    keep = np.r_[6:18]
+    assert (like.error_covariance is None) == (mode in ("none", "aleatoric"))
+    for theta in np.random.default_rng(13).uniform(-1, 1, size=(3, 3)):
+        alea, epi = (np.asarray(v, float)[keep] for v in emu.var_fn(jnp.asarray(theta)))
+        mean = (emu.A.astype(float) @ theta + emu.b)[keep]
+        sd = np.sqrt(alea)
+        emu_cov = np.zeros((12, 12))
+        if mode in ("aleatoric", "both"):
+            emu_cov += np.outer(sd, sd) * ar1_correlation(18, 0.5)[np.ix_(keep, keep)]
+        if mode in ("epistemic", "both"):
+            single = sd * np.sqrt(n_realisations)
+            emu_cov += np.diag(epi) + np.outer(single, single) * emu.error_covariance[np.ix_(keep, keep)]
+        expected = multivariate_normal.logpdf(obs.data_vector(), mean, obs.cov + emu_cov)
+        got = float(like.log_likelihood(jnp.asarray(theta, jnp.float32)))
+        assert got == pytest.approx(expected, rel=2e-5)
+        np.testing.assert_allclose(
+            np.asarray(like.emulator_covariance(jnp.asarray(theta, jnp.float32))), emu_cov, rtol=1e-4,
+            atol=1e-6,
+        )
+
+
 @pytest.mark.parametrize("correlated", [True, False], ids=["noise-correlation", "no-correlation"])
 def test_frozen_emulator_covariance_is_held_at_the_reference_point(correlated: bool) -> None:
     """frozen_at(θ0): the covariance is data + emulator covariance at θ0 for every θ (the mean still

@@ -1,6 +1,9 @@
 # The intrinsic-alignment chain. Parameters: config["ia"].
 IA = config["ia"]
 IA_OUT = f"{OUT}/ia"
+# Independent mocks on which the trained emulator's error is measured (`iaemu train --error-mocks`), when the
+# config asks for them with n_points: {error: N}.
+ERROR_MOCKS = [f"{IA_OUT}/mocks_error.h5"] if "error" in IA["n_points"] else []
 
 
 rule ia_all:
@@ -38,11 +41,13 @@ rule mocks:
     log:
         f"{OUT}/logs/mocks_{{split}}.log",
     wildcard_constraints:
-        split="train|test",
+        split="train|test|error",
     params:
         n_points=lambda w: IA["n_points"][w.split],
         realisations=IA["realisations"],
-        seed=lambda w: IA.get("mock_seeds", {"train": SEED, "test": SEED + 1})[w.split],
+        seed=lambda w: {"train": SEED, "test": SEED + 1, "error": SEED + 2, **IA.get("mock_seeds", {})}[
+            w.split
+        ],
         config=f"--config {IA['mock_config']}" if IA.get("mock_config") else "",
     threads: IA.get("mock_workers", 2)
     resources:
@@ -57,7 +62,8 @@ rule mocks:
 
 rule train_emulator:
     input:
-        f"{IA_OUT}/mocks_train.h5",
+        train=f"{IA_OUT}/mocks_train.h5",
+        error=ERROR_MOCKS,
     output:
         directory(f"{IA_OUT}/emulator"),
     log:
@@ -67,6 +73,7 @@ rule train_emulator:
         epochs=IA["epochs"],
         device=config["device"],
         seed=IA.get("train_seed", SEED),
+        error=lambda w, input: f"--error-mocks {input.error}" if input.error else "",
     threads: 2
     resources:
         mem_mb=8000,
@@ -75,8 +82,8 @@ rule train_emulator:
     conda:
         "../envs/iaemu.yaml"
     shell:
-        "iaemu train {input} --out {output} --ensemble {params.ensemble} --epochs {params.epochs} "
-        "--device {params.device} --seed {params.seed} --quiet > {log} 2>&1"
+        "iaemu train {input.train} --out {output} --ensemble {params.ensemble} --epochs {params.epochs} "
+        "--device {params.device} --seed {params.seed} {params.error} --quiet > {log} 2>&1"
 
 
 rule evaluate_emulator:
