@@ -1,4 +1,5 @@
-"""Coverage and R-hat of the injections a validation has finished so far, read from its checkpoint folder.
+"""Coverage and R-hat of the injections a validation has finished so far, read from its checkpoint folder,
+as the Markdown block that the README's calibration table holds.
 
     python calibration/summarise_checkpoint.py [calibration/.val200.checkpoint]
 
@@ -19,6 +20,7 @@ from inference.default_emulator import default_emulator_path
 from inference.validation_report import LEVELS
 
 NAMES = json.loads((default_emulator_path() / "emulator.json").read_text())["param_names"]  # all free
+TOTAL = 200  # injections of the run (calibration/run_default_validation.sh)
 
 
 def main(folder: Path) -> None:
@@ -26,18 +28,23 @@ def main(folder: Path) -> None:
     if not batches:
         sys.exit(f"{folder}: no finished batches")
     cat = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
-    u, worst = cat["u"], cat["r_hat"].max(axis=1)
-    print(f"injections {len(u)}; NUTS {cat['wall'].sum():.0f} s ({np.median(cat['wall']):.0f} s median)")
-    print(f"largest R-hat per injection: median {np.median(worst):.4f}, max {worst.max():.4f}; "
-          f"below 1.01 for {np.mean(worst < 1.01):.3f}; divergences {int(cat['div'].sum())}")
-    draws, counts = np.unique(cat["draws"].astype(int), return_counts=True)
-    print("draws per chain:", ", ".join(f"{d} ({c})" for d, c in zip(draws, counts, strict=True)))
-    print(f"{'parameter':<12}" + "".join(f"{round(level * 100)}% cover".rjust(11) for level in LEVELS))
+    u, r_hat = cat["u"], cat["r_hat"]
+    worst = r_hat.max(axis=1)
+    se = [np.sqrt(level * (1 - level) / len(u)) for level in LEVELS]
+    print(f"{len(u)} of {TOTAL} injections (binomial standard error ±{se[0]:.3f} at 68%, "
+          f"±{se[1]:.3f} at 95%):")
+    print("\n| parameter | 68% coverage | 95% coverage | largest R-hat |\n| --- | --- | --- | --- |")
     inside = {level: np.abs(u - 0.5) <= level / 2 for level in LEVELS}
     for i, name in enumerate(NAMES):
-        print(f"{name:<12}" + "".join(f"{inside[level][:, i].mean():11.3f}" for level in LEVELS))
-    print(f"{'pooled':<12}" + "".join(f"{inside[level].mean():11.3f}" for level in LEVELS))
-    print("binomial se " + "".join(f"{np.sqrt(level * (1 - level) / len(u)):11.3f}" for level in LEVELS))
+        cover = " | ".join(f"{inside[level][:, i].mean():.3f}" for level in LEVELS)
+        print(f"| {name} | {cover} | {r_hat[:, i].max():.4f} |")
+    print(f"| pooled | {' | '.join(f'{inside[level].mean():.3f}' for level in LEVELS)} | {worst.max():.4f} |")
+    draws, counts = np.unique(cat["draws"].astype(int), return_counts=True)
+    print(f"\nR-hat < 1.01 for {np.mean(worst < 1.01):.3f} of them (median of the largest per injection "
+          f"{np.median(worst):.4f}); {int(cat['div'].sum())} divergences in all; draws per chain "
+          + ", ".join(f"{d} ({c})" for d, c in zip(draws, counts, strict=True))
+          + f"; NUTS {cat['wall'].sum() / 3600:.2f} core-hours (median {np.median(cat['wall']):.0f} s per "
+          "injection).")
 
 
 if __name__ == "__main__":
