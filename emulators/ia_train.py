@@ -116,6 +116,8 @@ def train_to_artifact(mocks: str | os.PathLike[str], out: str | os.PathLike[str]
     settings = settings or EmulatorSettings()
     out = Path(out)
     data = read_mocks(mocks, drop_nan=drop_nan)
+    if error_mocks is not None and not Path(error_mocks).is_file():  # refused before, not after, training
+        raise InputError(f"--error-mocks: {error_mocks}: no such mock file")
     fractions = (settings.val_fraction, settings.test_fraction)
     tr, va, te = split_rows(len(data.params), fractions, settings.train.seed)
     ckpt_root = out.with_name(out.name + ".checkpoints")
