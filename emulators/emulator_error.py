@@ -25,13 +25,13 @@ import json
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from catalogs.atomic import atomic_file
 from catalogs.errors import InputError
 from emulators.ensemble import Emulator
-from emulators.ia_data import STATISTICS, file_sha256
+from emulators.ia_data import read_mocks
+from emulators.noise import read_realisations
 
 
 def excess_covariance(
@@ -65,41 +65,28 @@ def excess_covariance(
 
 
 def emulator_error(emulator: Emulator, mocks: str | os.PathLike[str]) -> dict:
-    """The artifact's ``emulator_error`` entry measured on every finished row of ``mocks`` (DESIGN.md 3.1),
-    which must share the emulator's parameters and bins and must not be its training file."""
-    mocks = Path(mocks)
-    if not mocks.is_file():
-        raise InputError(f"{mocks}: no such mock file")
-    sha = file_sha256(mocks)
-    if sha == emulator.meta.get("data", {}).get("sha256"):
+    """The artifact's ``emulator_error`` entry measured on every usable row of ``mocks`` (DESIGN.md 3.1,
+    read and checked by :func:`emulators.ia_data.read_mocks`), which must share the emulator's parameters
+    and bins and must not be its training file."""
+    data = read_mocks(mocks, drop_nan=True)
+    if data.sha256 == emulator.meta.get("data", {}).get("sha256"):
         raise InputError(f"{mocks}: the emulator's training file; expected independent mocks")
-    try:
-        with h5py.File(mocks, "r") as f:
-            names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["params"].attrs["param_names"]]
-            r_edges = f["r_edges"][()]
-            params = f["params"][()].astype(float)
-            done = f["done"][()].astype(bool) if "done" in f else np.ones(len(params), bool)
-            cube = np.stack([f[s][()] for s in STATISTICS], axis=2).astype(float)  # (N, R, S, B)
-    except (OSError, KeyError) as err:
-        raise InputError(f"{mocks}: not a readable mock dataset ({err})") from None
-    if names != list(emulator.param_names):
-        raise InputError(f"{mocks}: /params: param_names {', '.join(names)} differ from the emulator's "
-                         f"{', '.join(emulator.param_names)}")
-    if r_edges.shape != np.shape(emulator.r_edges) or not np.allclose(r_edges, emulator.r_edges, rtol=1e-9):
+    if data.param_names != list(emulator.param_names):
+        raise InputError(f"{mocks}: /params: param_names {', '.join(data.param_names)} differ from the "
+                         f"emulator's {', '.join(emulator.param_names)}")
+    edges = np.asarray(emulator.r_edges)
+    if data.r_edges.shape != edges.shape or not np.allclose(data.r_edges, edges, rtol=1e-9):
         raise InputError(f"{mocks}: /r_edges: bins differ from the emulator's")
-    usable = done & np.isfinite(cube).all(axis=(1, 2, 3))
-    if usable.sum() < 2:
-        raise InputError(f"{mocks}: {int(usable.sum())} finished rows with finite statistics; the emulator "
-                         "error needs at least 2")
-    pred = emulator.predict(params[usable], n_realisations=1)
+    cube = read_realisations(mocks, data.row_index)
+    pred = emulator.predict(data.params, n_realisations=1)
     corr = None if emulator.noise is None else np.asarray(emulator.noise["correlation"], float)
-    excess, used = excess_covariance(cube[usable], pred.mean, pred.aleatoric, pred.epistemic, corr)
+    excess, used = excess_covariance(cube, pred.mean, pred.aleatoric, pred.epistemic, corr)
     return {
         "covariance": np.round(excess, 5).tolist(),
         "units": "single-realisation aleatoric sd of each bin (statistics x r bins, statistic-major)",
         "rows": used,
         "realisations": int(cube.shape[1]),
-        "mocks_sha256": sha,
+        "mocks_sha256": data.sha256,
         "estimator": "PSD part of <z z^T> - noise correlation - diag(<epistemic / aleatoric>), "
                      "z = (realisation - mean) / aleatoric sd",
     }

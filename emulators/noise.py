@@ -46,12 +46,18 @@ def noise_correlation(realisations: np.ndarray, aleatoric_var: np.ndarray) -> tu
     return corr, int(ok.sum())
 
 
+def read_realisations(mocks: str | os.PathLike[str], rows: np.ndarray) -> np.ndarray:
+    """Every realisation of ``rows`` (sorted) of a mock file: (N, R, S, B) in STATISTICS order."""
+    with h5py.File(mocks, "r") as f:
+        return np.stack([f[s][()][rows] for s in STATISTICS], axis=2).astype(float)
+
+
 def emulator_noise(emulator: Emulator, mocks: str | os.PathLike[str], rows: np.ndarray) -> dict:
     """The artifact's ``noise`` entry: the correlation estimated on ``rows`` of the mock file ``mocks``
     with the emulator's single-realisation aleatoric variance (4-decimal JSON lists)."""
     rows = np.sort(np.asarray(rows, dtype=int))
+    cube = read_realisations(mocks, rows)
     with h5py.File(mocks, "r") as f:
-        cube = np.stack([f[s][()][rows] for s in STATISTICS], axis=2).astype(float)  # (N, R, S, B)
         params = f["params"][()][rows].astype(float)
     aleatoric = emulator.predict(params, n_realisations=1).aleatoric
     corr, used = noise_correlation(cube, aleatoric)
