@@ -1,0 +1,128 @@
+"""Why the 7-parameter posteriors of single held-out realisations are too narrow: three measurements on the
+held-out file, printed as one JSON line each (README, "Calibrating the IA fit").
+
+    python calibration/noise_diagnostics.py [--injections 20]
+
+- ``chi2_at_truth``: the χ² per bin, χ²/K, of each usable realisation under the shipped emulator's
+  covariance at its true parameters (noise correlation, ensemble variance and excess error E), against
+  the χ²_K distribution a Gaussian with that covariance gives; and how much realisations of the same row
+  share their amplitude (correlation of log χ²).
+- ``support``: the fraction of held-out rows whose four realisations all give finite statistics, per
+  fifth of each parameter's range. Rows that do not are dropped from training and validation alike, so the
+  injections are drawn from the prior times that fraction, not from the uniform prior the fit assumes.
+- ``freeze_point``: for the first ``--injections`` injections of the 200-injection run, the median over
+  bins of log σ at the mode of the likelihood whose covariance follows θ (where the fit freezes it) minus
+  log σ at the truth (σ: one realisation's total sd).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import stats as scipy_stats
+
+from inference.default_emulator import default_emulator_path
+from inference.emulator_jax import load_jax_emulator
+from inference.held_out import HeldOut, read_held_out
+from inference.ia_likelihood import IALikelihood, build_likelihood
+from inference.mode_search import likelihood_mode_finder
+from inference.observations import STATISTICS, Observation
+
+HELD_OUT = Path(__file__).parent / "held_out_default.h5"
+RUN_INJECTIONS = 200  # calibration/run_default_validation.sh, seed 0
+
+
+def single_realisation_likelihood(emulator, held: HeldOut) -> IALikelihood:
+    """The validation's likelihood of one realisation: zero data covariance, emulator variance ``both``."""
+    first = held.realisations[0, 0]
+    template = Observation(held.r, {s: first[i] for i, s in enumerate(STATISTICS)}, np.eye(first.size),
+                           name=held.name)
+    return build_likelihood(emulator, template, stats=STATISTICS, emulator_variance="both")
+
+
+def chi2_at_truth(like: IALikelihood, held: HeldOut) -> dict:
+    """χ²/K of every realisation at its row's truth, its quantiles against χ²_K, and the shared amplitude."""
+    mean, cov = jax.jit(jax.vmap(like.model_covariance))(jnp.asarray(held.params, jnp.float32))
+    mean, cov = np.asarray(mean, float), np.asarray(cov, float)
+    x = held.realisations.reshape(len(held.params), held.realisations.shape[1], -1)
+    k = x.shape[2]
+    chi2 = np.full(x.shape[:2], np.nan)
+    for row in range(len(x)):
+        try:
+            chol = np.linalg.cholesky(cov[row])
+        except np.linalg.LinAlgError:
+            continue
+        z = np.linalg.solve(chol, (x[row] - mean[row]).T)
+        chi2[row] = np.sum(z**2, axis=0)
+    rows = np.isfinite(chi2).all(axis=1)
+    per_bin = chi2[rows] / k
+    levels = [0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
+    reference = scipy_stats.chi2(k)
+    return {
+        "what": "chi2_at_truth", "rows": int(rows.sum()), "bins": k,
+        "quantiles": dict(zip(map(str, levels), np.quantile(per_bin, levels).round(3).tolist(), strict=True)),
+        "chi2_K_quantiles": dict(zip(map(str, levels), (reference.ppf(levels) / k).round(3).tolist(),
+                                     strict=True)),
+        "mean": round(float(per_bin.mean()), 3),
+        "sd_log": round(float(np.log(per_bin).std()), 3),
+        "chi2_K_sd_log": round(float(np.log(reference.rvs(200_000, random_state=0) / k).std()), 3),
+        "row_correlation_log": round(float(np.corrcoef(np.log(per_bin[:, :2]).T)[0, 1]), 3),
+    }
+
+
+def support(path: Path, names: tuple[str, ...]) -> dict:
+    """Usable fraction of the file's rows per fifth of each parameter's range."""
+    with h5py.File(path, "r") as f:
+        params = f["params"][()]
+        cube = np.stack([f[s][()] for s in STATISTICS], axis=2)
+    usable = np.isfinite(cube).all(axis=(1, 2, 3))
+    fifths = {}
+    for i, name in enumerate(names):
+        edges = np.linspace(params[:, i].min(), params[:, i].max(), 6)
+        which = np.clip(np.digitize(params[:, i], edges[1:-1]), 0, 4)
+        fifths[name] = [round(float(usable[which == b].mean()), 2) for b in range(5)]
+    return {"what": "support", "rows": len(usable), "usable": int(usable.sum()), "usable_by_fifth": fifths}
+
+
+def freeze_point(like: IALikelihood, held: HeldOut, n: int) -> dict:
+    """Median log σ(mode) − log σ(truth) for the run's first ``n`` injections (same choice as the run)."""
+    rng = np.random.default_rng(0)
+    pick = np.sort(rng.choice(len(held.params), size=RUN_INJECTIONS, replace=False))
+    real = rng.integers(0, held.realisations.shape[1], size=RUN_INJECTIONS)
+    find = likelihood_mode_finder(like)
+    covariance = jax.jit(like.emulator_covariance)
+    zero = jnp.zeros((like.data.size, like.data.size), jnp.float32)
+    shift = []
+    for i in range(n):
+        data = jnp.asarray(held.realisations[pick[i], real[i]].reshape(-1), jnp.float32)
+        mode = find(data, zero, i)
+        at_mode = np.diag(np.asarray(covariance(jnp.asarray(mode, jnp.float32))))
+        at_truth = np.diag(np.asarray(covariance(jnp.asarray(held.params[pick[i]], jnp.float32))))
+        shift.append(0.5 * np.median(np.log(at_mode / at_truth)))
+    shift = np.asarray(shift)
+    return {"what": "freeze_point", "injections": n,
+            "median_log_sigma_shift": round(float(np.median(shift)), 3),
+            "fraction_below_truth": round(float(np.mean(shift < 0)), 3),
+            "range": [round(float(shift.min()), 3), round(float(shift.max()), 3)]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--injections", type=int, default=20)
+    args = ap.parse_args()
+    emulator = load_jax_emulator(default_emulator_path(), n_realisations=1)
+    held = read_held_out(HELD_OUT, emulator)
+    like = single_realisation_likelihood(emulator, held)
+    print(json.dumps(chi2_at_truth(like, held)))
+    print(json.dumps(support(HELD_OUT, tuple(emulator.param_names))))
+    print(json.dumps(freeze_point(like, held, args.injections)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
