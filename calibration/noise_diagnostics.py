@@ -30,20 +30,13 @@ from scipy import stats as scipy_stats
 from inference.default_emulator import default_emulator_path
 from inference.emulator_jax import load_jax_emulator
 from inference.held_out import HeldOut, read_held_out
-from inference.ia_likelihood import IALikelihood, build_likelihood
+from inference.ia_likelihood import IALikelihood
 from inference.mode_search import likelihood_mode_finder
-from inference.observations import STATISTICS, Observation
+from inference.observations import STATISTICS
+from inference.validation import ValidationSettings, choose_injections, injection_likelihood
 
 HELD_OUT = Path(__file__).parent / "held_out_default.h5"
 RUN_INJECTIONS = 200  # calibration/run_default_validation.sh, seed 0
-
-
-def single_realisation_likelihood(emulator, held: HeldOut) -> IALikelihood:
-    """The validation's likelihood of one realisation: zero data covariance, emulator variance ``both``."""
-    first = held.realisations[0, 0]
-    template = Observation(held.r, {s: first[i] for i, s in enumerate(STATISTICS)}, np.eye(first.size),
-                           name=held.name)
-    return build_likelihood(emulator, template, stats=STATISTICS, emulator_variance="both")
 
 
 def chi2_at_truth(like: IALikelihood, held: HeldOut) -> dict:
@@ -92,9 +85,7 @@ def support(path: Path, names: tuple[str, ...]) -> dict:
 
 def freeze_point(like: IALikelihood, held: HeldOut, n: int) -> dict:
     """Median log σ(mode) − log σ(truth) for the run's first ``n`` injections (same choice as the run)."""
-    rng = np.random.default_rng(0)
-    pick = np.sort(rng.choice(len(held.params), size=RUN_INJECTIONS, replace=False))
-    real = rng.integers(0, held.realisations.shape[1], size=RUN_INJECTIONS)
+    pick, real = choose_injections(held, ValidationSettings(n_injections=RUN_INJECTIONS, seed=0))
     find = likelihood_mode_finder(like)
     covariance = jax.jit(like.emulator_covariance)
     zero = jnp.zeros((like.data.size, like.data.size), jnp.float32)
@@ -118,7 +109,7 @@ def main() -> None:
     args = ap.parse_args()
     emulator = load_jax_emulator(default_emulator_path(), n_realisations=1)
     held = read_held_out(HELD_OUT, emulator)
-    like = single_realisation_likelihood(emulator, held)
+    like = injection_likelihood(emulator, held, STATISTICS, ValidationSettings().emulator_variance)
     print(json.dumps(chi2_at_truth(like, held)))
     print(json.dumps(support(HELD_OUT, tuple(emulator.param_names))))
     print(json.dumps(freeze_point(like, held, args.injections)), flush=True)

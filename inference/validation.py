@@ -107,7 +107,8 @@ class InjectionResults:
     compile_time_s: float
 
 
-def _choose(held: HeldOut, settings: ValidationSettings) -> tuple[np.ndarray, np.ndarray]:
+def choose_injections(held: HeldOut, settings: ValidationSettings) -> tuple[np.ndarray, np.ndarray]:
+    """The run's injections: held-out row positions (sorted) and one realisation of each (seeded)."""
     if settings.n_injections < 1 or settings.n_injections > len(held.params):
         raise InputError(
             f"--n-injections: expected 1..{len(held.params)} (held-out rows in {held.name}), "
@@ -116,6 +117,17 @@ def _choose(held: HeldOut, settings: ValidationSettings) -> tuple[np.ndarray, np
     rng = np.random.default_rng(settings.seed)
     pick = np.sort(rng.choice(len(held.params), size=settings.n_injections, replace=False))
     return pick, rng.integers(0, held.realisations.shape[1], size=pick.size)
+
+
+def injection_likelihood(
+    emulator: Emulator, held: HeldOut, stats: tuple[str, ...], emulator_variance: str
+) -> IALikelihood:
+    """The likelihood of one held-out realisation of ``stats``: zero data covariance (an identity
+    placeholder its fits replace) and the emulator's variance; its own data vector (the first row's first
+    realisation) is a template, each fit passes its realisation as an argument."""
+    first = held.realisations[0, 0][[STATISTICS.index(s) for s in stats]]
+    template = Observation(held.r, dict(zip(stats, first, strict=True)), np.eye(first.size), name=held.name)
+    return build_likelihood(emulator, template, stats=stats, emulator_variance=emulator_variance)
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,19 +215,12 @@ def run_injections(
     checkpoint: a folder where each finished batch is saved, and from which saved batches are read back
     instead of being fitted again (a stopped run resumes; see :func:`checkpoint_folder`).
     """
-    pick, real = _choose(held, settings)
+    pick, real = choose_injections(held, settings)
     pick, real = pick[shard[0] :: shard[1]], real[shard[0] :: shard[1]]
     stats = settings.stats or tuple(s for s in STATISTICS if s in emulator.statistics)
     idx = [STATISTICS.index(s) for s in stats]
     data = held.realisations[pick, real][:, idx].reshape(len(pick), -1)  # (K, S'B)
-    k = data.shape[1]
-    template = Observation(
-        held.r,
-        {s: data[0, i * held.r.size : (i + 1) * held.r.size] for i, s in enumerate(stats)},
-        np.eye(k),
-        name=held.name,
-    )
-    like = build_likelihood(emulator, template, stats=stats, emulator_variance=settings.emulator_variance)
+    like = injection_likelihood(emulator, held, stats, settings.emulator_variance)
     names = like.space.free
     truth = held.params[pick][:, like.space.free_index]
     programs, batches = _batch_programs(like, settings), []
@@ -334,7 +339,7 @@ def validate_artifact(
     check_emulator_covariance(settings.emulator_covariance)
     emulator = load_jax_emulator(emulator_dir, n_realisations=1)  # one realisation per injection
     held = read_held_out(held_out, emulator)
-    _choose(held, settings)  # refuse bad input before any work starts
+    choose_injections(held, settings)  # refuse bad input before any work starts
     begin = time.perf_counter()
     workers = max(1, min(workers, settings.n_injections))
     key = {"settings": asdict(settings), "emulator": emulator.digest(), "held_out": hash_files(held_out)}
