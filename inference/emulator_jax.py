@@ -171,6 +171,7 @@ class JaxEmulator:
     shared_decoder: tuple[list[dict], dict[str, jax.Array]] | None = None  # see _shared_decoder
     noise_correlation: np.ndarray | None = None  # (S·B, S·B) of one realisation's noise (emulators.noise)
     error_covariance: np.ndarray | None = None  # (S·B, S·B) in units of σ (emulators.emulator_error)
+    covariance_scale: float = 1.0  # κ on the frozen emulator covariance (inference.posterior_calibration)
 
     def passes(self, theta: jax.Array) -> jax.Array:
         """Per-pass outputs (K, 2, S, B) in the transformed space at ``theta`` (P,) physical units."""
@@ -230,6 +231,12 @@ class JaxEmulator:
         return hashlib.sha256((self.sha256 + json.dumps(entry, sort_keys=True)).encode()).hexdigest()
 
 
+def _covariance_scale(doc: dict) -> float:
+    """κ of the emulator-error entry (:mod:`inference.posterior_calibration`); 1 when not calibrated."""
+    scale = (doc.get("emulator_error") or {}).get("covariance_scale") or {}
+    return float(scale.get("value", 1.0))
+
+
 def load_jax_emulator(
     directory: str | Path, *, n_realisations: int | None = None, mc_seed: int = 0
 ) -> JaxEmulator:
@@ -287,4 +294,5 @@ def load_jax_emulator(
         error_covariance=(
             np.asarray(doc["emulator_error"]["covariance"], float) if doc.get("emulator_error") else None
         ),
+        covariance_scale=_covariance_scale(doc),
     )

@@ -32,7 +32,10 @@ realisation without a covariance of its own (as :mod:`inference.validation` does
 Emulator covariance held fixed (:meth:`IALikelihood.frozen_at`; ``emulator_covariance="fixed"``, the
 default of :mod:`inference.ia_fit` and :mod:`inference.validation`; ``"varying"`` lets it follow θ): the
 emulator covariance is evaluated once, at the posterior mode, and added to the data covariance, while the
-model mean follows θ, as a covariance is held at a fiducial model in survey analyses. A Gaussian whose
+model mean follows θ, as a covariance is held at a fiducial model in survey analyses. When the
+emulator's error entry carries a calibrated factor κ (``covariance_scale``,
+:mod:`inference.posterior_calibration`), the held covariance is κ times the emulator covariance; the
+varying form and the mode search do not use κ. A Gaussian whose
 covariance follows θ draws information from the covariance itself, through ``log det Σ(θ)`` and
 ``d^T Σ(θ)^-1 d``, that the data do not hold (Carron 2013, A&A 551, A88); with a learned σ(θ) part of it is
 the network's noise. The measured effect on held-out mocks is in the README ("Calibrating the IA fit").
@@ -285,10 +288,23 @@ class IALikelihood:
             return self.model_covariance(theta_full)[1]
         return jnp.diag(self.model(theta_full)[1])
 
+    @property
+    def covariance_scale(self) -> float:
+        """κ on the held emulator covariance: the emulator's calibrated factor when its excess error E
+        enters (``epistemic`` or ``both``), 1 otherwise (:mod:`inference.posterior_calibration`)."""
+        if self.error_covariance is None:
+            return 1.0
+        return float(getattr(self.emulator, "covariance_scale", 1.0))
+
+    def held_covariance(self, theta_full: jax.Array) -> jax.Array:
+        """The emulator covariance (K, K) that the fixed form holds: κ × :meth:`emulator_covariance`."""
+        return self.covariance_scale * self.emulator_covariance(theta_full)
+
     def frozen_at(self, theta_full: np.ndarray) -> IALikelihood:
-        """This likelihood with the emulator covariance held at its value at ``theta_full`` (added to the
-        data covariance) instead of following the parameters (``emulator_variance`` becomes ``none``)."""
-        cov = self.cov + np.asarray(self.emulator_covariance(jnp.asarray(theta_full)), float)
+        """This likelihood with the emulator covariance held at ``theta_full`` (:meth:`held_covariance`,
+        added to the data covariance) instead of following the parameters (``emulator_variance`` becomes
+        ``none``)."""
+        cov = self.cov + np.asarray(self.held_covariance(jnp.asarray(theta_full)), float)
         return replace(self, cov=cov, emulator_variance="none")
 
     @property

@@ -15,8 +15,9 @@ with every parameter free under the emulator's prior box. A single realisation c
 own: its noise is what the emulator's aleatoric variance (of one realisation) describes, so the likelihood
 uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemic) by default; the
 aleatoric part is correlated across bins by the artifact's noise correlation (:mod:`emulators.noise`).
-By default (``emulator_covariance="fixed"``) that covariance is held at each injection's mode
-(:meth:`inference.ia_likelihood.IALikelihood.frozen_at`); ``"varying"`` lets it follow the parameters.
+By default (``emulator_covariance="fixed"``) that covariance is held at each injection's mode, times the
+emulator's calibrated factor κ when it has one (:meth:`inference.ia_likelihood.IALikelihood.frozen_at`,
+:mod:`inference.posterior_calibration`); ``"varying"`` lets it follow the parameters.
 The injections are fitted in batches (default one injection each) by NUTS (:func:`inference.samplers.run_nuts`
 with ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
 (:mod:`inference.mode_search`); the mode search and the NUTS programs are compiled once per run. A batch's
@@ -139,7 +140,7 @@ class _BatchPrograms:
     like: IALikelihood  # the full likelihood: mode search, emulator covariance
     sampled: IALikelihood  # what NUTS samples (its numpyro_model keys the compiled NUTS programs)
     find_modes: ModeFinder
-    covariance_at: Callable[[jax.Array], jax.Array] | None  # (K, P) -> (K, D, D); None: varying form
+    covariance_at: Callable[[jax.Array], jax.Array] | None  # (K, P) -> held (K, D, D); None: varying form
 
 
 def _batch_programs(like: IALikelihood, settings: ValidationSettings) -> _BatchPrograms:
@@ -150,7 +151,7 @@ def _batch_programs(like: IALikelihood, settings: ValidationSettings) -> _BatchP
         like,
         like.frozen_at(centre) if fixed else like,  # a template: each batch passes its own covariances
         likelihood_mode_finder(like, batch=True),
-        jax.jit(jax.vmap(like.emulator_covariance)) if fixed else None,
+        jax.jit(jax.vmap(like.held_covariance)) if fixed else None,
     )
 
 
@@ -355,7 +356,12 @@ def validate_artifact(
             ]
             results = merge_shards([job.result() for job in jobs])
     report = coverage_report(results)
-    report["run"] |= {"workers": workers, "elapsed_s": time.perf_counter() - begin}
+    report["run"] |= {
+        "workers": workers,
+        "elapsed_s": time.perf_counter() - begin,
+        "emulator_digest": key["emulator"],
+        "held_out_sha256": key["held_out"],
+    }
     write_validation(out, results, report, settings)
     shutil.rmtree(checkpoint)
     return report

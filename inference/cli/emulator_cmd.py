@@ -1,4 +1,5 @@
-"""`iaemu train`, `iaemu evaluate` and `iaemu calibrate-error`: the IA emulator (issues #9, #5)."""
+"""`iaemu train`, `iaemu evaluate`, `iaemu calibrate-error` and `iaemu calibrate-scale`: the IA emulator
+(issues #9, #5)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,22 @@ def calibrate_error(
     from emulators.emulator_error import add_emulator_error
 
     print(_error_line(add_emulator_error(emulator, mocks)))
+    print(f"wrote {emulator}")
+
+
+@user_errors
+def calibrate_scale(
+    emulator: Annotated[Path, typer.Argument(help="Artifact directory with an emulator-error entry.")],
+    validation: Annotated[Path, typer.Argument(help="`iaemu validate` output of this artifact on "
+                                                    "independent mocks.")],
+) -> None:
+    """Measure the factor κ on the held emulator covariance that makes the pooled 68% coverage of a
+    validation on independent mocks nominal, and store it in the artifact."""
+    from inference.posterior_calibration import add_covariance_scale
+
+    entry = add_covariance_scale(emulator, validation)
+    print(f"covariance scale {entry['value']:.4f} (measured {entry['measured']:.4f} on "
+          f"{entry['injections']} injections × {entry['parameters']} parameters)")
     print(f"wrote {emulator}")
 
 

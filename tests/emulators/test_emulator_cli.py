@@ -1,4 +1,4 @@
-"""`iaemu train` and `iaemu evaluate` through the installed console script."""
+"""`iaemu train`, `evaluate`, `calibrate-error` and `calibrate-scale` through the installed console script."""
 
 from __future__ import annotations
 
@@ -176,3 +176,52 @@ def test_cuda_without_a_gpu_exits_2(tmp_path: Path) -> None:
     assert_one_line_exit_2(
         iaemu("train", mocks, "--out", tmp_path / "e", "--device", "cuda"), "no CUDA device"
     )
+
+
+def _validation_dir(folder: Path, digest: str, mocks_sha: str, u: np.ndarray) -> Path:
+    """An `iaemu validate` output as calibrate-scale reads it: coverage.json's run block, injections.csv."""
+    folder.mkdir()
+    run = {"emulator_digest": digest, "held_out_sha256": mocks_sha, "n_injections": len(u)}
+    (folder / "coverage.json").write_text(json.dumps({"run": run}))
+    lines = [",".join(["row"] + [f"p{i}_u" for i in range(u.shape[1])])]
+    lines += [",".join([str(j)] + [f"{v:.6f}" for v in row]) for j, row in enumerate(u)]
+    (folder / "injections.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_calibrate_scale_writes_kappa_once_and_the_emulator_loads_it(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """κ measured from a validation of the artifact as it is (posteriors √2 too narrow: κ ≈ 2) is written
+    into the emulator-error entry; the digest then changes, so the same validation is refused; a validation
+    of another artifact state, one on the training file, and an artifact without an error entry each give
+    one line and exit 2 and write nothing."""
+    import shutil
+
+    from scipy.stats import norm
+
+    from inference.emulator_jax import load_jax_emulator
+
+    mocks, trained_emu = trained
+    emu = tmp_path / "emu"
+    shutil.copytree(trained_emu, emu)
+    u = norm.cdf(np.sqrt(2.0) * np.random.default_rng(8).standard_normal((4000, 3)))
+    sha = hashlib.sha256
+    bare = _validation_dir(tmp_path / "bare", load_jax_emulator(emu).digest(), "x", u)
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, bare), "no emulator_error entry")
+    other = write_dataset(tmp_path / "other.h5", 60, 4, n_bins=6, seed=11)
+    assert iaemu("calibrate-error", emu, other).returncode == 0
+    digest, other_sha = load_jax_emulator(emu).digest(), sha(other.read_bytes()).hexdigest()
+    stale = _validation_dir(tmp_path / "stale", load_jax_emulator(trained_emu).digest(), other_sha, u)
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, stale), "run.emulator_digest")
+    training = _validation_dir(tmp_path / "training", digest, sha(mocks.read_bytes()).hexdigest(), u)
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, training), "training file")
+    assert load_jax_emulator(emu).covariance_scale == 1.0  # nothing written by the refusals
+    good = _validation_dir(tmp_path / "good", digest, other_sha, u)
+    result = iaemu("calibrate-scale", emu, good)
+    assert result.returncode == 0, result.stderr
+    after = load_jax_emulator(emu)
+    assert after.covariance_scale == pytest.approx(2.0, rel=0.05)
+    assert after.doc["emulator_error"]["covariance_scale"]["injections"] == 4000
+    assert after.digest() != digest
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, good), "run.emulator_digest")
