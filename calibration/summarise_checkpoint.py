@@ -1,7 +1,7 @@
 """Coverage and R-hat of the injections a validation has finished so far, read from its checkpoint folder,
 as the Markdown block that the README's calibration table holds.
 
-    python calibration/summarise_checkpoint.py [calibration/.val200.checkpoint]
+    python calibration/summarise_checkpoint.py [calibration/.val200.checkpoint]   # or .scale32.checkpoint
 
 Each batch file holds per injection the posterior fraction below the truth ``u`` (K, F), R-hat, divergences
 and draws per chain (:mod:`inference.validation`); intervals contain the truth as in
@@ -20,7 +20,6 @@ from inference.default_emulator import default_emulator_path
 from inference.validation_report import LEVELS
 
 NAMES = json.loads((default_emulator_path() / "emulator.json").read_text())["param_names"]  # all free
-TOTAL = 200  # injections of the run (calibration/run_default_validation.sh)
 
 
 def main(folder: Path) -> None:
@@ -28,10 +27,11 @@ def main(folder: Path) -> None:
     if not batches:
         sys.exit(f"{folder}: no finished batches")
     cat = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
+    total = json.loads((folder / "key.json").read_text())["settings"]["n_injections"]
     u, r_hat = cat["u"], cat["r_hat"]
     worst = r_hat.max(axis=1)
     se = [np.sqrt(level * (1 - level) / len(u)) for level in LEVELS]
-    print(f"{len(u)} of {TOTAL} injections (binomial standard error ±{se[0]:.3f} at 68%, "
+    print(f"{len(u)} of {total} injections (binomial standard error ±{se[0]:.3f} at 68%, "
           f"±{se[1]:.3f} at 95%):")
     print("\n| parameter | 68% coverage | 95% coverage | largest R-hat |\n| --- | --- | --- | --- |")
     inside = {level: np.abs(u - 0.5) <= level / 2 for level in LEVELS}
