@@ -64,11 +64,11 @@ def read_validation_u(validation: str | os.PathLike[str]) -> tuple[np.ndarray, d
 def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.PathLike[str]) -> dict:
     """Measure κ on the validation directory ``validation`` (run with ``artifact`` as it is now, on
     independent mocks) and write it into the artifact's emulator-error entry; return the new entry."""
-    from emulators.artifact import JSON_NAME, read_json
+    from emulators.artifact import JSON_NAME
     from inference.emulator_jax import load_jax_emulator
 
     emulator = load_jax_emulator(artifact)
-    doc = read_json(artifact)
+    doc = emulator.doc  # the artifact's emulator.json, as loaded
     entry = doc.get("emulator_error")
     if not entry:
         raise InputError(f"{artifact}: no emulator_error entry (run `iaemu calibrate-error` first)")

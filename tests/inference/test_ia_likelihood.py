@@ -9,8 +9,9 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from catalogs.errors import InputError
-from inference.ia_likelihood import build_likelihood, parameter_space
+from inference.ia_likelihood import build_likelihood
 from inference.observations import Observation
+from inference.parameter_space import parameter_space
 from tests.inference.standin import LinearGaussianEmulator, make_standin, observe, random_cov
 
 VARIANCE = {
