@@ -1,5 +1,6 @@
 """The Snakemake workflow: lint, dry runs of every config, and the `ci` config run for real."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import h5py
 import numpy as np
 import pytest
 import uproot
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_CONFIGS = [REPO / "workflows" / "config" / f"{name}.yaml" for name in ("ci", "demo", "default")]
@@ -37,6 +39,9 @@ def test_dry_run_plans_every_stage(config: Path, tmp_path: Path) -> None:
                  "observation_from_mock", "fit_observation", "generate_jets", "train_tagger",
                  "evaluate_tagger", "mix_sample", "fit_fraction"):  # fmt: skip
         assert f"rule {rule}:" in planned, rule
+    scaled = yaml.safe_load(config.read_text())["ia"]["scale_injections"] > 0  # ci, default: κ; demo: none
+    for rule in ("scale_validation", "calibrate_scale"):
+        assert (f"rule {rule}:" in planned) == scaled, rule
 
 
 def test_ci_config_runs_both_chains_end_to_end(tmp_path: Path) -> None:
@@ -69,3 +74,11 @@ def test_ci_config_runs_both_chains_end_to_end(tmp_path: Path) -> None:
         assert (out / "ia" / "report" / name).is_file()
     coverage = json.loads((out / "ia" / "validation" / "coverage.json").read_text())
     assert set(coverage["parameters"]) == set(names)
+    # The emulator downstream is the trained one with the κ measured on 3 fits of the error mocks.
+    def error_entry(name: str) -> dict:
+        return json.loads((out / "ia" / name / "emulator.json").read_text())["emulator_error"]
+
+    scale = error_entry("emulator")["covariance_scale"]
+    assert scale["injections"] == 3 and scale["parameters"] == len(names) and scale["value"] > 0
+    assert "covariance_scale" not in error_entry("emulator_unscaled")
+    assert scale["mocks_sha256"] == hashlib.sha256((out / "ia" / "mocks_error.h5").read_bytes()).hexdigest()

@@ -4,6 +4,13 @@ IA_OUT = f"{OUT}/ia"
 # Independent mocks on which the trained emulator's error is measured (`iaemu train --error-mocks`), when the
 # config asks for them with n_points: {error: N}.
 ERROR_MOCKS = [f"{IA_OUT}/mocks_error.h5"] if "error" in IA["n_points"] else []
+# With scale_injections: N > 0, N fits of those mocks measure the covariance scale κ of the fit (`iaemu
+# calibrate-scale`); the trained emulator then waits in emulator_unscaled/ and emulator/ is the scaled copy.
+SCALED = IA.get("scale_injections", 0) > 0
+if SCALED and not ERROR_MOCKS:
+    raise ValueError("config ia.scale_injections needs error mocks: ia.n_points.error")
+EMULATOR = f"{IA_OUT}/emulator"
+TRAINED = f"{IA_OUT}/emulator_unscaled" if SCALED else EMULATOR
 
 
 rule ia_all:
@@ -65,7 +72,7 @@ rule train_emulator:
         train=f"{IA_OUT}/mocks_train.h5",
         error=ERROR_MOCKS,
     output:
-        directory(f"{IA_OUT}/emulator"),
+        directory(TRAINED),
     log:
         f"{OUT}/logs/train_emulator.log",
     params:
@@ -88,7 +95,7 @@ rule train_emulator:
 
 rule evaluate_emulator:
     input:
-        emulator=f"{IA_OUT}/emulator",
+        emulator=EMULATOR,
         test=f"{IA_OUT}/mocks_test.h5",
     output:
         f"{IA_OUT}/report/metrics.json",
@@ -102,28 +109,49 @@ rule evaluate_emulator:
 
 rule validate_emulator:
     input:
-        emulator=f"{IA_OUT}/emulator",
-        test=f"{IA_OUT}/mocks_test.h5",
+        emulator=EMULATOR,
+        mocks=f"{IA_OUT}/mocks_test.h5",
     output:
         f"{IA_OUT}/validation/coverage.json",
     log:
         f"{OUT}/logs/validate_emulator.log",
-    params:
-        n_injections=IA["n_injections"],
-        chains=IA.get("validation_budget", IA)["chains"],
-        warmup=IA.get("validation_budget", IA)["warmup"],
-        samples=IA.get("validation_budget", IA)["samples"],
-        rhat_target=IA.get("validation_budget", IA).get("rhat_target", 1.01),
-        max_samples=IA.get("validation_budget", IA).get("max_samples", 0),
-        seed=SEED,
     threads: IA.get("validation_workers", 1)
     conda:
         "../envs/iaemu.yaml"
     shell:
-        "iaemu validate {input.emulator} {input.test} --n-injections {params.n_injections} "
-        "--chains {params.chains} --warmup {params.warmup} --samples {params.samples} "
-        "--rhat-target {params.rhat_target} --max-samples {params.max_samples} "
-        "--workers {threads} --out $(dirname {output}) --seed {params.seed} --quiet > {log} 2>&1"
+        validate_command(IA["n_injections"], SEED)
+
+
+if SCALED:
+
+    rule scale_validation:
+        """Fits of the error mocks (never trained on, not the held-out file) with the unscaled emulator."""
+        input:
+            emulator=TRAINED,
+            mocks=ERROR_MOCKS,
+        output:
+            f"{IA_OUT}/scale_validation/coverage.json",
+        log:
+            f"{OUT}/logs/scale_validation.log",
+        threads: IA.get("validation_workers", 1)
+        conda:
+            "../envs/iaemu.yaml"
+        shell:
+            validate_command(IA["scale_injections"], IA.get("scale_seed", SEED))
+
+    rule calibrate_scale:
+        input:
+            emulator=TRAINED,
+            validation=f"{IA_OUT}/scale_validation/coverage.json",
+        output:
+            directory(EMULATOR),
+        log:
+            f"{OUT}/logs/calibrate_scale.log",
+        conda:
+            "../envs/iaemu.yaml"
+        shell:
+            "cp -r {input.emulator} {output} && "
+            "iaemu calibrate-scale {output} $(dirname {input.validation}) > {log} 2>&1"
 
 
 rule observation_from_mock:
@@ -143,7 +171,7 @@ rule observation_from_mock:
 
 rule fit_observation:
     input:
-        emulator=f"{IA_OUT}/emulator",
+        emulator=EMULATOR,
         observation=f"{IA_OUT}/observation.h5",
     output:
         f"{IA_OUT}/fit/summary.json",
@@ -167,7 +195,7 @@ rule fit_observation:
 rule default_emulator:
     """Make this run's emulator the one that ships in the package (use with config/default.yaml)."""
     input:
-        emulator=f"{IA_OUT}/emulator",
+        emulator=EMULATOR,
         metrics=f"{IA_OUT}/report/metrics.json",
     output:
         touch(f"{IA_OUT}/default_emulator.installed"),

@@ -1,0 +1,13 @@
+# Helpers of the rule files.
+
+
+def validate_command(n_injections: int, seed: int) -> str:
+    """The `iaemu validate` line of a validation rule (inputs emulator and mocks, output coverage.json), with
+    the per-injection budget config["ia"]["validation_budget"] (else the fit settings of config["ia"])."""
+    budget = config["ia"].get("validation_budget", config["ia"])
+    return (
+        f"iaemu validate {{input.emulator}} {{input.mocks}} --n-injections {n_injections} "
+        f"--chains {budget['chains']} --warmup {budget['warmup']} --samples {budget['samples']} "
+        f"--rhat-target {budget.get('rhat_target', 1.01)} --max-samples {budget.get('max_samples', 0)} "
+        f"--workers {{threads}} --out $(dirname {{output}}) --seed {seed} --quiet > {{log}} 2>&1"
+    )
