@@ -21,7 +21,8 @@ def show() -> None:
     from inference.default_emulator import default_emulator_metrics, default_emulator_path
 
     path = default_emulator_path()
-    data = json.loads((path / "emulator.json").read_text()).get("training", {}).get("data", {})
+    doc = json.loads((path / "emulator.json").read_text())
+    data = doc.get("training", {}).get("data", {})
     metrics = default_emulator_metrics()
     print(f"default emulator: {path}")
     print(f"trained on {data.get('rows_used', '?')} rows x {data.get('realisations', '?')} realisations "
@@ -30,6 +31,11 @@ def show() -> None:
     for name, m in metrics["summary"].items():
         print(f"{name}: median |Δ|/σ_mean {m['median_abs_err_over_sigma_mean']:.3f}, "
               f"68% coverage {m['coverage_68']:.3f}, 95% coverage {m['coverage_95']:.3f}")
+    error = doc.get("emulator_error")
+    if error:
+        scale = error.get("covariance_scale")
+        kappa = f"{scale['value']:.4g} from {scale['injections']} injections" if scale else "1 (uncalibrated)"
+        print(f"emulator error measured on {error['rows']} independent rows; fit covariance scale κ {kappa}")
 
 
 @app.command("install")

@@ -52,6 +52,15 @@ def test_fit_without_emulator_uses_the_shipped_one(tmp_path: Path) -> None:
     assert summary["run"]["model_hash"] == emu.digest()
 
 
+def test_show_prints_the_shipped_covariance_scale() -> None:
+    entry = json.loads((default.default_emulator_path() / "emulator.json").read_text())["emulator_error"]
+    scale = entry["covariance_scale"]
+    result = iaemu("default-emulator", "show")
+    assert result.returncode == 0, result.stderr
+    assert (f"emulator error measured on {entry['rows']} independent rows; fit covariance scale κ "
+            f"{scale['value']:.4g} from {scale['injections']} injections") in result.stdout
+
+
 def test_missing_default_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(default, "DEFAULT_EMULATOR_DIR", tmp_path / "none")
     with pytest.raises(InputError, match="no default emulator in .* pass --emulator DIR"):
