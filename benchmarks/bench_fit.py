@@ -19,6 +19,7 @@ compiles nothing.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -223,6 +224,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
+    if "pyro-nuts" in args.samplers.split(",") and importlib.util.find_spec("pyro") is None:
+        raise SystemExit("bench_fit.py: the pyro-nuts leg needs pyro-ppl (pip install -e '.[bench]')")
     emu = load_jax_emulator(args.emulator)
     centre = 0.5 * (emu.prior_lo + emu.prior_hi)
     truth = np.array([float(x) for x in args.truth.split(",")]) if args.truth else centre
