@@ -1,6 +1,5 @@
 """The Snakemake workflow: lint, dry runs of every config, and the `ci` config run for real."""
 
-import hashlib
 import json
 import os
 import subprocess
@@ -13,6 +12,8 @@ import numpy as np
 import pytest
 import uproot
 import yaml
+
+from inference.fit_outputs import hash_files
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_CONFIGS = [REPO / "workflows" / "config" / f"{name}.yaml" for name in ("ci", "demo", "default")]
@@ -81,4 +82,4 @@ def test_ci_config_runs_both_chains_end_to_end(tmp_path: Path) -> None:
     scale = error_entry("emulator")["covariance_scale"]
     assert scale["injections"] == 3 and scale["parameters"] == len(names) and scale["value"] > 0
     assert "covariance_scale" not in error_entry("emulator_unscaled")
-    assert scale["mocks_sha256"] == hashlib.sha256((out / "ia" / "mocks_error.h5").read_bytes()).hexdigest()
+    assert scale["mocks_sha256"] == hash_files(out / "ia" / "mocks_error.h5")
