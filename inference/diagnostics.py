@@ -13,11 +13,15 @@ the sampling wall time without compilation; ESS per gradient counts every gradie
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import arviz as az
 import numpy as np
+
+with warnings.catch_warnings():  # ArviZ >= 0.22 warns on stderr on its first import each day (a refactor
+    warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")  # to come): not our users' news
+    import arviz as az
 
 from inference.samplers import SamplerResult
 

@@ -308,7 +308,7 @@ def run_nuts(
 def _max_rhat(draws: dict[str, np.ndarray], start: int, stop: int, axis: int) -> float:
     """Largest rank-normalised split R-hat of draws[start:stop] over parameters, elements and datasets
     (draws: name -> (chains, draws, *shape), or (batch, chains, draws, *shape) when ``axis`` is 2)."""
-    import arviz as az
+    from inference.diagnostics import az  # imported without ArviZ's daily notice
 
     worst = 0.0
     for value in draws.values():

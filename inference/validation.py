@@ -22,8 +22,12 @@ The injections are fitted in batches (default one injection each) by NUTS (:func
 with ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
 (:mod:`inference.mode_search`); the mode search and the NUTS programs are compiled once per run. A batch's
 chains go on until every R-hat of every injection in it is below ``rhat_target`` (at most ``max_samples``
-draws per chain; see :func:`inference.samplers.run_nuts`). ``workers`` processes share the injections, each
-pinned to a CPU of its own.
+draws per chain; see :func:`inference.samplers.run_nuts`). A batch that ends with an R-hat at or above the
+target, or with more than 1% of its draws divergent, is fitted once more from its start with the careful
+settings of :func:`retry_settings` (``retry_target_accept``, twice the warm-up and twice ``max_samples``), and
+that fit is the one kept: a small step size and a longer adaptation are the cures for divergences and for
+chains slow to cross a long, curved posterior. ``workers`` processes share the injections, each pinned to a
+CPU of its own.
 
 Per parameter: ``u`` = the posterior fraction below the truth; the SBC rank is the number of ``n_ranks``
 evenly thinned draws below it (uniform on 0..n_ranks when calibrated), tested with a chi-square over 10
@@ -41,7 +45,7 @@ import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import jax
@@ -84,6 +88,7 @@ class ValidationSettings:
     emulator_covariance: str = DEFAULT_EMULATOR_COVARIANCE  # "fixed": at each injection's mode; "varying"
     rhat_target: float | None = DEFAULT_RHAT_TARGET  # a batch's chains go on until R-hat < this
     max_samples: int | None = None  # most draws per chain when going on (default 4 × samples)
+    retry_target_accept: float | None = 0.99  # a batch unconverged or divergent is fitted again; None: never
     n_ranks: int = 99
     seed: int = 0
 
@@ -103,6 +108,7 @@ class InjectionResults:
     r_hat: np.ndarray
     divergences: np.ndarray  # (K,)
     draws: np.ndarray  # (K,) draws per chain behind each posterior (more than `samples` when R-hat asked)
+    retried: np.ndarray  # (K,) bool: the posterior is the second, careful fit's (:func:`retry_settings`)
     n_ranks: int
     wall_time_s: float
     compile_time_s: float
@@ -195,9 +201,53 @@ def _fit_batch(
         out["r_hat"].append([table[n]["r_hat"] or np.nan for n in names])
         out["div"].append(int(np.asarray(item.sample_stats["diverging"]).sum()))
     out["draws"] = [result.settings["samples"]] * len(truth)
+    out["retried"] = [False] * len(truth)
     return {key: np.asarray(v) for key, v in out.items()} | {
         "wall": np.asarray([result.wall_time_s]),
         "compile": np.asarray([result.compile_time_s]),
+    }
+
+
+MAX_DIVERGENT_FRACTION = 0.01  # a batch with more divergent draws than this is fitted again
+
+
+def retry_settings(settings: ValidationSettings) -> ValidationSettings | None:
+    """The settings of a batch's second fit: step sizes adapted to ``retry_target_accept``, twice the
+    warm-up (a longer adaptation of the dense mass matrix) and twice the most draws; None when retries
+    are off."""
+    if settings.retry_target_accept is None:
+        return None
+    most = settings.max_samples or 4 * settings.samples
+    return replace(
+        settings, target_accept=settings.retry_target_accept, warmup=2 * settings.warmup, max_samples=2 * most
+    )
+
+
+def needs_retry(batch: dict[str, np.ndarray], settings: ValidationSettings) -> bool:
+    """Whether a fitted batch missed ``rhat_target`` or had more than :data:`MAX_DIVERGENT_FRACTION` of
+    its draws divergent (and was not itself a retry)."""
+    if batch["retried"].any():
+        return False
+    unconverged = settings.rhat_target is not None and not np.nanmax(batch["r_hat"]) < settings.rhat_target
+    divergent = batch["div"].max() > MAX_DIVERGENT_FRACTION * settings.chains * batch["draws"].max()
+    return bool(unconverged or divergent)
+
+
+def _fit_with_retry(
+    programs: _BatchPrograms, data: np.ndarray, truth: np.ndarray, settings: ValidationSettings, seed: int,
+    first: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """A batch's fit (``first`` when it was fitted before), and its second fit where :func:`needs_retry`;
+    the seconds of both add up."""
+    first = first if first is not None else _fit_batch(programs, data, truth, settings, seed)
+    careful = retry_settings(settings)
+    if careful is None or not needs_retry(first, settings):
+        return first
+    second = _fit_batch(programs, data, truth, careful, seed)
+    return second | {
+        "retried": np.ones_like(first["retried"]),
+        "wall": first["wall"] + second["wall"],
+        "compile": first["compile"] + second["compile"],
     }
 
 
@@ -228,13 +278,13 @@ def run_injections(
     for start in progress(range(0, len(pick), settings.batch), desc="injections", quiet=quiet):
         chunk = slice(start, start + settings.batch)
         saved = None if checkpoint is None else checkpoint / f"shard{shard[0]}of{shard[1]}-{start}.npz"
+        before = None
         if saved is not None and saved.is_file():  # finished before the run was stopped
             with np.load(saved) as f:
-                batches.append(dict(f))
-            continue
+                before = dict(f)
         seed = settings.seed + shard[0] + shard[1] * start  # the position of the batch's first injection
-        batches.append(_fit_batch(programs, data[chunk], truth[chunk], settings, seed))
-        if saved is not None:
+        batches.append(_fit_with_retry(programs, data[chunk], truth[chunk], settings, seed, before))
+        if saved is not None and batches[-1] is not before:
             with atomic_file(saved) as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, **batches[-1])
     arr = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
@@ -250,6 +300,7 @@ def run_injections(
         arr["r_hat"],
         arr["div"],
         arr["draws"],
+        arr["retried"],
         settings.n_ranks,
         float(arr["wall"].sum()),
         float(arr["compile"].sum()),
@@ -257,7 +308,8 @@ def run_injections(
 
 
 PER_INJECTION = (
-    "rows", "realisation", "truth", "post_mean", "post_sd", "u", "rank", "r_hat", "divergences", "draws"
+    "rows", "realisation", "truth", "post_mean", "post_sd", "u", "rank", "r_hat", "divergences", "draws",
+    "retried",
 )
 
 

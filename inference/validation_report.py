@@ -45,6 +45,7 @@ def coverage_report(res: InjectionResults) -> dict:
         "max_r_hat": float(np.nanmax(res.r_hat)),
         "fraction_r_hat_below_1.01": float(np.mean(np.nanmax(res.r_hat, axis=1) < 1.01)),
         "divergences": int(res.divergences.sum()),
+        "retried": int(res.retried.sum()),
         "draws_per_chain_median": float(np.median(res.draws)),
         "draws_per_chain_max": int(res.draws.max()),
         "wall_time_s": res.wall_time_s,
@@ -64,7 +65,8 @@ def format_report(report: dict) -> str:
         )
     run = report["run"]
     lines.append(
-        f"{run['n_injections']} injections, {run['divergences']} divergences, "
+        f"{run['n_injections']} injections ({run['retried']} fitted again), "
+        f"{run['divergences']} divergences, "
         f"{100 * run['fraction_r_hat_below_1.01']:.0f}% with R-hat < 1.01, "
         f"median {run['draws_per_chain_median']:.0f} draws per chain"
     )
@@ -115,15 +117,14 @@ def write_validation(
         with open(tmp / "injections.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
             cols = ("truth", "mean", "sd", "u", "rank", "r_hat")
-            writer.writerow(
-                ["row", "realisation", "divergences", "draws"] + [f"{n}_{c}" for n in res.names for c in cols]
-            )
+            ids = ["row", "realisation", "divergences", "draws", "retried"]
+            writer.writerow(ids + [f"{n}_{c}" for n in res.names for c in cols])
             for j in range(len(res.truth)):
                 values = [
                     getattr(res, a)[j, i]
                     for i in range(len(res.names))
                     for a in ("truth", "post_mean", "post_sd", "u", "rank", "r_hat")
                 ]
-                ids = (res.rows[j], res.realisation[j], res.divergences[j], res.draws[j])
+                ids = (res.rows[j], res.realisation[j], res.divergences[j], res.draws[j], res.retried[j])
                 writer.writerow([*(int(x) for x in ids), *values])
         _plots(tmp, res)

@@ -196,6 +196,11 @@ def validate(
     )] = 1,
     chain_method: ChainMethodOption = "sequential",
     emulator_covariance: EmulatorCovarianceOption = "fixed",
+    retry_target_accept: Annotated[float, typer.Option(
+        "--retry-target-accept",
+        help="An injection left with R-hat >= --rhat-target or > 1% divergent draws is fitted again with "
+        "this target acceptance, twice the warm-up and twice --max-samples; 0: never.",
+    )] = 0.99,
     workers: Annotated[int, typer.Option("--workers", help="Processes sharing the injections.")] = 1,
     seed: SeedOption = 0,
     quiet: QuietOption = False,
@@ -218,6 +223,7 @@ def validate(
         batch=max(1, batch),
         chain_method=chain_method,
         emulator_covariance=emulator_covariance,
+        retry_target_accept=retry_target_accept or None,
         seed=seed,
     )
     report = validate_artifact(emulator, held_out, out, settings, workers=workers, quiet=quiet)

@@ -80,13 +80,57 @@ def test_injections_are_calibrated_and_exact(tmp_path: Path) -> None:
 def test_each_batch_goes_on_until_its_rhat_is_below_the_target() -> None:
     emu = make_standin(seed=3, posterior_sd=0.1)
     held = held_out_mocks(emu, 20, 2, seed=5)
-    settings = ValidationSettings(n_injections=6, chains=2, warmup=60, samples=20, max_samples=240, batch=2)
+    settings = ValidationSettings(
+        n_injections=6, chains=2, warmup=60, samples=20, max_samples=240, batch=2, retry_target_accept=None
+    )
     res = run_injections(emu, held, settings, quiet=True)
     assert res.draws.max() > 20  # 20 draws per chain are too few for R-hat < 1.01
     for batch in range(3):
         pair = slice(2 * batch, 2 * batch + 2)
         assert res.draws[pair][0] == res.draws[pair][1]  # one program per batch
         assert res.r_hat[pair].max() < 1.01 or res.draws[pair][0] == 240
+
+
+def test_which_batches_are_fitted_again() -> None:
+    settings = ValidationSettings(chains=2, rhat_target=1.01)
+
+    def batch(r_hat: float, div: int, retried: bool = False) -> dict[str, np.ndarray]:
+        return {"r_hat": np.array([[1.0, r_hat]]), "div": np.array([div]), "draws": np.array([100]),
+                "retried": np.array([retried])}
+
+    assert not validation.needs_retry(batch(1.009, 2), settings)  # 2 of 200 draws divergent: 1%
+    assert validation.needs_retry(batch(1.01, 0), settings)  # R-hat must be below the target
+    assert validation.needs_retry(batch(1.0, 3), settings)
+    assert not validation.needs_retry(batch(1.2, 50, retried=True), settings)  # one retry only
+    careful = validation.retry_settings(ValidationSettings(warmup=500, samples=500, max_samples=2000))
+    assert (careful.target_accept, careful.warmup, careful.max_samples) == (0.99, 1000, 4000)
+    assert validation.retry_settings(ValidationSettings(samples=50)).max_samples == 400  # twice 4 × samples
+    assert validation.retry_settings(ValidationSettings(retry_target_accept=None)) is None
+
+
+def test_an_unconverged_batch_is_fitted_again_and_that_fit_is_kept(monkeypatch) -> None:
+    emu = make_standin(seed=3, posterior_sd=0.1)
+    held = held_out_mocks(emu, 20, 2, seed=5)
+    # 8 draws per chain, never extended: R-hat < 1.01 is out of reach for most first fits
+    settings = ValidationSettings(n_injections=4, chains=2, warmup=40, samples=8, max_samples=8, seed=1)
+    calls, fits = [], []
+    real_nuts = validation.run_nuts
+    monkeypatch.setattr(validation, "run_nuts", lambda *a, **k: calls.append(k) or real_nuts(*a, **k))
+    real_fit = validation._fit_batch
+    monkeypatch.setattr(validation, "_fit_batch", lambda *a: fits.append(real_fit(*a)) or fits[-1])
+    res = run_injections(emu, held, settings, quiet=True)
+    first = [i for i, c in enumerate(calls) if c["target_accept"] == settings.target_accept]
+    assert len(first) == 4 and 0 < res.retried.sum() == len(calls) - 4
+    for i, c in enumerate(calls):
+        if i not in first:  # the careful fit follows the first fit of its batch
+            assert (c["target_accept"], c["warmup"], c["max_samples"]) == (0.99, 80, 16)
+            assert validation.needs_retry(fits[i - 1], settings)
+            assert c["seed"] == calls[i - 1]["seed"]
+    again = [i + 1 < len(calls) and i + 1 not in first for i in first]
+    kept = [fits[i + 1] if retried else fits[i] for i, retried in zip(first, again, strict=True)]
+    np.testing.assert_array_equal(res.post_mean, np.concatenate([k["mean"] for k in kept]))
+    assert res.retried.tolist() == again
+    assert res.wall_time_s == pytest.approx(sum(float(f["wall"][0]) for f in fits))
 
 
 def test_a_run_compiles_its_nuts_programs_once(monkeypatch) -> None:
@@ -134,7 +178,9 @@ def test_shards_merge_back_into_the_unsharded_order() -> None:
 def test_a_stopped_validation_resumes_from_its_saved_batches(tmp_path: Path, monkeypatch) -> None:
     emu = make_standin(seed=3, posterior_sd=0.1)
     held = held_out_mocks(emu, 20, 2, seed=5)
-    settings = ValidationSettings(n_injections=5, chains=2, warmup=50, samples=50, batch=2, seed=2)
+    settings = ValidationSettings(
+        n_injections=5, chains=2, warmup=50, samples=50, batch=2, seed=2, retry_target_accept=None
+    )
     folder = checkpoint_folder(tmp_path / "val", {"run": 1})
     assert folder == tmp_path / ".val.checkpoint"
     first = run_injections(emu, held, settings, quiet=True, checkpoint=folder)
