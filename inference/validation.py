@@ -22,12 +22,9 @@ The injections are fitted in batches (default one injection each) by NUTS (:func
 with ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
 (:mod:`inference.mode_search`); the mode search and the NUTS programs are compiled once per run. A batch's
 chains go on until every R-hat of every injection in it is below ``rhat_target`` (at most ``max_samples``
-draws per chain; see :func:`inference.samplers.run_nuts`). A batch that ends with an R-hat at or above the
-target, or with more than 1% of its draws divergent, is fitted once more from its start with the careful
-settings of :func:`retry_settings` (``retry_target_accept``, twice the warm-up and twice ``max_samples``), and
-that fit is the one kept: a small step size and a longer adaptation are the cures for divergences and for
-chains slow to cross a long, curved posterior. ``workers`` processes share the injections, each pinned to a
-CPU of its own.
+draws per chain; see :func:`inference.samplers.run_nuts`). A batch left unconverged or divergent is fitted
+once more with careful settings, and that fit is kept (:mod:`inference.validation_retry`). ``workers``
+processes share the injections, each pinned to a CPU of its own.
 
 Per parameter: ``u`` = the posterior fraction below the truth; the SBC rank is the number of ``n_ranks``
 evenly thinned draws below it (uniform on 0..n_ranks when calibrated), tested with a chi-square over 10
@@ -45,7 +42,7 @@ import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import jax
@@ -69,6 +66,7 @@ from inference.mode_search import ModeFinder, likelihood_mode_finder
 from inference.observations import STATISTICS, Observation
 from inference.samplers import DEFAULT_RHAT_TARGET, check_chain_method, run_nuts
 from inference.validation_report import coverage_report, write_validation
+from inference.validation_retry import needs_retry, retry_settings
 
 
 @dataclass
@@ -108,7 +106,7 @@ class InjectionResults:
     r_hat: np.ndarray
     divergences: np.ndarray  # (K,)
     draws: np.ndarray  # (K,) draws per chain behind each posterior (more than `samples` when R-hat asked)
-    retried: np.ndarray  # (K,) bool: the posterior is the second, careful fit's (:func:`retry_settings`)
+    retried: np.ndarray  # (K,) bool: the posterior is the second, careful fit's (validation_retry)
     n_ranks: int
     wall_time_s: float
     compile_time_s: float
@@ -206,31 +204,6 @@ def _fit_batch(
         "wall": np.asarray([result.wall_time_s]),
         "compile": np.asarray([result.compile_time_s]),
     }
-
-
-MAX_DIVERGENT_FRACTION = 0.01  # a batch with more divergent draws than this is fitted again
-
-
-def retry_settings(settings: ValidationSettings) -> ValidationSettings | None:
-    """The settings of a batch's second fit: step sizes adapted to ``retry_target_accept``, twice the
-    warm-up (a longer adaptation of the dense mass matrix) and twice the most draws; None when retries
-    are off."""
-    if settings.retry_target_accept is None:
-        return None
-    most = settings.max_samples or 4 * settings.samples
-    return replace(
-        settings, target_accept=settings.retry_target_accept, warmup=2 * settings.warmup, max_samples=2 * most
-    )
-
-
-def needs_retry(batch: dict[str, np.ndarray], settings: ValidationSettings) -> bool:
-    """Whether a fitted batch missed ``rhat_target`` or had more than :data:`MAX_DIVERGENT_FRACTION` of
-    its draws divergent (and was not itself a retry)."""
-    if batch["retried"].any():
-        return False
-    unconverged = settings.rhat_target is not None and not np.nanmax(batch["r_hat"]) < settings.rhat_target
-    divergent = batch["div"].max() > MAX_DIVERGENT_FRACTION * settings.chains * batch["draws"].max()
-    return bool(unconverged or divergent)
 
 
 def _fit_with_retry(

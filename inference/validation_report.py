@@ -117,8 +117,8 @@ def write_validation(
         with open(tmp / "injections.csv", "w", newline="") as fh:
             writer = csv.writer(fh)
             cols = ("truth", "mean", "sd", "u", "rank", "r_hat")
-            ids = ["row", "realisation", "divergences", "draws", "retried"]
-            writer.writerow(ids + [f"{n}_{c}" for n in res.names for c in cols])
+            header = ["row", "realisation", "divergences", "draws", "retried"]
+            writer.writerow(header + [f"{n}_{c}" for n in res.names for c in cols])
             for j in range(len(res.truth)):
                 values = [
                     getattr(res, a)[j, i]
