@@ -37,8 +37,8 @@ def main(folder: Path) -> None:
     inside = {level: np.abs(u - 0.5) <= level / 2 for level in LEVELS}
     for i, name in enumerate(NAMES):
         cover = " | ".join(f"{inside[level][:, i].mean():.3f}" for level in LEVELS)
-        print(f"| {name} | {cover} | {r_hat[:, i].max():.4f} |")
-    print(f"| pooled | {' | '.join(f'{inside[level].mean():.3f}' for level in LEVELS)} | {worst.max():.4f} |")
+        print(f"| {name} | {cover} | {r_hat[:, i].max():.5f} |")
+    print(f"| pooled | {' | '.join(f'{inside[level].mean():.3f}' for level in LEVELS)} | {worst.max():.5f} |")
     draws, counts = np.unique(cat["draws"].astype(int), return_counts=True)
     print(f"\nR-hat < 1.01 for {np.mean(worst < 1.01):.3f} of them ({int(cat['retried'].sum())} fitted again "
           f"with the careful settings; median of the largest per injection "
