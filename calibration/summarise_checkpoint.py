@@ -4,8 +4,8 @@ as the Markdown block that the README's calibration table holds.
     python calibration/summarise_checkpoint.py [calibration/.val200.checkpoint]   # or .scale32.checkpoint
 
 Each batch file holds per injection the posterior fraction below the truth ``u`` (K, F), R-hat, divergences,
-draws per chain and whether it was fitted again (:mod:`inference.validation`); intervals contain the truth
-as in :mod:`inference.validation_report`.
+draws per chain and how many times it was fitted again (:mod:`inference.validation`); intervals contain the
+truth as in :mod:`inference.validation_report`.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ def main(folder: Path) -> None:
         print(f"| {name} | {cover} | {r_hat[:, i].max():.5f} |")
     print(f"| pooled | {' | '.join(f'{inside[level].mean():.3f}' for level in LEVELS)} | {worst.max():.5f} |")
     draws, counts = np.unique(cat["draws"].astype(int), return_counts=True)
-    print(f"\nR-hat < 1.01 for {np.mean(worst < 1.01):.3f} of them ({int(cat['retried'].sum())} fitted again "
-          f"with the careful settings; median of the largest per injection "
-          f"{np.median(worst):.4f}); {int(cat['div'].sum())} divergences in all; draws per chain "
+    refits = cat["retried"].astype(int)
+    print(f"\nR-hat < 1.01 for {np.mean(worst < 1.01):.3f} of them ({np.sum(refits > 0)} fitted again "
+          f"with the careful settings, {np.sum(refits > 1)} of them twice; median of the largest per "
+          f"injection {np.median(worst):.4f}); {int(cat['div'].sum())} divergences in all; draws per chain "
           + ", ".join(f"{d} ({c})" for d, c in zip(draws, counts, strict=True))
           + f"; NUTS {cat['wall'].sum() / 3600:.2f} core-hours (median {np.median(cat['wall']):.0f} s per "
           "injection).")

@@ -23,8 +23,9 @@ with ``batch=True``), each injection's chains starting at the best point of its 
 (:mod:`inference.mode_search`); the mode search and the NUTS programs are compiled once per run. A batch's
 chains go on until every R-hat of every injection in it is below ``rhat_target`` (at most ``max_samples``
 draws per chain; see :func:`inference.samplers.run_nuts`). A batch left unconverged or divergent is fitted
-once more with careful settings, and that fit is kept (:mod:`inference.validation_retry`). ``workers``
-processes share the injections, each pinned to a CPU of its own.
+again with careful settings (up to ``max_retries`` times, each with a longer budget), and the last fit is
+kept (:mod:`inference.validation_retry`). ``workers`` processes share the injections, each pinned to a CPU
+of its own.
 
 Per parameter: ``u`` = the posterior fraction below the truth; the SBC rank is the number of ``n_ranks``
 evenly thinned draws below it (uniform on 0..n_ranks when calibrated), tested with a chi-square over 10
@@ -87,6 +88,7 @@ class ValidationSettings:
     rhat_target: float | None = DEFAULT_RHAT_TARGET  # a batch's chains go on until R-hat < this
     max_samples: int | None = None  # most draws per chain when going on (default 4 × samples)
     retry_target_accept: float | None = 0.99  # a batch unconverged or divergent is fitted again; None: never
+    max_retries: int = 2  # most refits of a batch (validation_retry: each doubles warm-up and draws again)
     n_ranks: int = 99
     seed: int = 0
 
@@ -106,7 +108,7 @@ class InjectionResults:
     r_hat: np.ndarray
     divergences: np.ndarray  # (K,)
     draws: np.ndarray  # (K,) draws per chain behind each posterior (more than `samples` when R-hat asked)
-    retried: np.ndarray  # (K,) bool: the posterior is the second, careful fit's (validation_retry)
+    retried: np.ndarray  # (K,) refits before the kept posterior: 0 the first fit's (validation_retry)
     n_ranks: int
     wall_time_s: float
     compile_time_s: float
@@ -199,29 +201,34 @@ def _fit_batch(
         out["r_hat"].append([table[n]["r_hat"] or np.nan for n in names])
         out["div"].append(int(np.asarray(item.sample_stats["diverging"]).sum()))
     out["draws"] = [result.settings["samples"]] * len(truth)
-    out["retried"] = [False] * len(truth)
+    out["retried"] = [0] * len(truth)
     return {key: np.asarray(v) for key, v in out.items()} | {
         "wall": np.asarray([result.wall_time_s]),
         "compile": np.asarray([result.compile_time_s]),
     }
 
 
-def _fit_with_retry(
+def _fit_again(
     programs: _BatchPrograms, data: np.ndarray, truth: np.ndarray, settings: ValidationSettings, seed: int,
-    first: dict[str, np.ndarray] | None = None,
+    last: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """A batch's fit (``first`` when it was fitted before), and its second fit where :func:`needs_retry`;
-    the seconds of both add up."""
-    first = first if first is not None else _fit_batch(programs, data, truth, settings, seed)
-    careful = retry_settings(settings)
-    if careful is None or not needs_retry(first, settings):
-        return first
-    second = _fit_batch(programs, data, truth, careful, seed)
-    return second | {
-        "retried": np.ones_like(first["retried"]),
-        "wall": first["wall"] + second["wall"],
-        "compile": first["compile"] + second["compile"],
+    """The batch's next refit after ``last`` (:func:`retry_settings`), kept in its place; the seconds of
+    every fit add up."""
+    refit = int(last["retried"].max()) + 1
+    again = _fit_batch(programs, data, truth, retry_settings(settings, refit), seed)
+    return again | {
+        "retried": np.full_like(last["retried"], refit, dtype=int),
+        "wall": last["wall"] + again["wall"],
+        "compile": last["compile"] + again["compile"],
     }
+
+
+def _save(path: Path | None, fit: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``fit``, saved (atomically) at ``path`` first unless that is None: each fit is kept as it ends."""
+    if path is not None:
+        with atomic_file(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **fit)
+    return fit
 
 
 def run_injections(
@@ -236,8 +243,9 @@ def run_injections(
     """Fit the chosen injections with NUTS (all parameters free) and collect u, ranks, R-hat, divergences.
 
     shard ``(i, n)``: fit only injections i, i + n, i + 2n, ... of the chosen ones (one worker's share).
-    checkpoint: a folder where each finished batch is saved, and from which saved batches are read back
-    instead of being fitted again (a stopped run resumes; see :func:`checkpoint_folder`).
+    checkpoint: a folder where each fit of a batch is saved as it ends, and from which saved batches are
+    read back instead of being fitted again (a stopped run resumes, with the refits still due; see
+    :func:`checkpoint_folder`).
     """
     pick, real = choose_injections(held, settings)
     pick, real = pick[shard[0] :: shard[1]], real[shard[0] :: shard[1]]
@@ -251,15 +259,15 @@ def run_injections(
     for start in progress(range(0, len(pick), settings.batch), desc="injections", quiet=quiet):
         chunk = slice(start, start + settings.batch)
         saved = None if checkpoint is None else checkpoint / f"shard{shard[0]}of{shard[1]}-{start}.npz"
-        before = None
-        if saved is not None and saved.is_file():  # finished before the run was stopped
-            with np.load(saved) as f:
-                before = dict(f)
         seed = settings.seed + shard[0] + shard[1] * start  # the position of the batch's first injection
-        batches.append(_fit_with_retry(programs, data[chunk], truth[chunk], settings, seed, before))
-        if saved is not None and batches[-1] is not before:
-            with atomic_file(saved) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, **batches[-1])
+        if saved is not None and saved.is_file():  # fitted before the run was stopped
+            with np.load(saved) as f:
+                fit = dict(f)
+        else:
+            fit = _save(saved, _fit_batch(programs, data[chunk], truth[chunk], settings, seed))
+        while needs_retry(fit, settings):
+            fit = _save(saved, _fit_again(programs, data[chunk], truth[chunk], settings, seed, fit))
+        batches.append(fit)
     arr = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
     return InjectionResults(
         names,

@@ -45,7 +45,7 @@ def coverage_report(res: InjectionResults) -> dict:
         "max_r_hat": float(np.nanmax(res.r_hat)),
         "fraction_r_hat_below_1.01": float(np.mean(np.nanmax(res.r_hat, axis=1) < 1.01)),
         "divergences": int(res.divergences.sum()),
-        "retried": int(res.retried.sum()),
+        "retried": int((res.retried > 0).sum()),
         "draws_per_chain_median": float(np.median(res.draws)),
         "draws_per_chain_max": int(res.draws.max()),
         "wall_time_s": res.wall_time_s,

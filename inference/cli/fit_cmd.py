@@ -201,6 +201,10 @@ def validate(
         help="An injection left with R-hat >= --rhat-target or > 1% divergent draws is fitted again with "
         "this target acceptance, twice the warm-up and twice --max-samples; 0: never.",
     )] = 0.99,
+    max_retries: Annotated[int, typer.Option(
+        "--max-retries", min=0,
+        help="Most refits of an injection; each doubles the warm-up and the most draws of the one before.",
+    )] = 2,
     workers: Annotated[int, typer.Option("--workers", help="Processes sharing the injections.")] = 1,
     seed: SeedOption = 0,
     quiet: QuietOption = False,
@@ -224,6 +228,7 @@ def validate(
         chain_method=chain_method,
         emulator_covariance=emulator_covariance,
         retry_target_accept=retry_target_accept or None,
+        max_retries=max_retries,
         seed=seed,
     )
     report = validate_artifact(emulator, held_out, out, settings, workers=workers, quiet=quiet)

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -92,23 +93,27 @@ def test_each_batch_goes_on_until_its_rhat_is_below_the_target() -> None:
 
 
 def test_which_batches_are_fitted_again() -> None:
-    settings = ValidationSettings(chains=2, rhat_target=1.01)
+    settings = ValidationSettings(chains=2, rhat_target=1.01, max_retries=2)
 
-    def batch(r_hat: float, div: int, retried: bool = False) -> dict[str, np.ndarray]:
+    def batch(r_hat: float, div: int, retried: int = 0) -> dict[str, np.ndarray]:
         return {"r_hat": np.array([[1.0, r_hat]]), "div": np.array([div]), "draws": np.array([100]),
                 "retried": np.array([retried])}
 
     assert not validation.needs_retry(batch(1.009, 2), settings)  # 2 of 200 draws divergent: 1%
     assert validation.needs_retry(batch(1.01, 0), settings)  # R-hat must be below the target
     assert validation.needs_retry(batch(1.0, 3), settings)
-    assert not validation.needs_retry(batch(1.2, 50, retried=True), settings)  # one retry only
-    careful = validation.retry_settings(ValidationSettings(warmup=500, samples=500, max_samples=2000))
-    assert (careful.target_accept, careful.warmup, careful.max_samples) == (0.99, 1000, 4000)
-    assert validation.retry_settings(ValidationSettings(samples=50)).max_samples == 400  # twice 4 × samples
-    assert validation.retry_settings(ValidationSettings(retry_target_accept=None)) is None
+    assert validation.needs_retry(batch(1.2, 50, retried=1), settings)  # a second refit is allowed
+    assert not validation.needs_retry(batch(1.2, 50, retried=2), settings)  # max_retries reached
+    assert not validation.needs_retry(batch(1.2, 50, retried=True), replace(settings, max_retries=1))
+    assert not validation.needs_retry(batch(1.2, 50), replace(settings, retry_target_accept=None))
+    run = ValidationSettings(warmup=500, samples=500, max_samples=2000)
+    for refit, budget in ((1, (1000, 4000)), (2, (2000, 8000))):
+        careful = validation.retry_settings(run, refit)
+        assert (careful.target_accept, careful.warmup, careful.max_samples) == (0.99, *budget)
+    assert validation.retry_settings(ValidationSettings(samples=50), 1).max_samples == 400  # 2 × 4 × samples
 
 
-def test_an_unconverged_batch_is_fitted_again_and_that_fit_is_kept(monkeypatch) -> None:
+def test_an_unconverged_batch_is_fitted_again_and_the_last_fit_is_kept(monkeypatch, tmp_path) -> None:
     emu = make_standin(seed=3, posterior_sd=0.1)
     held = held_out_mocks(emu, 20, 2, seed=5)
     # 8 draws per chain, never extended: R-hat < 1.01 is out of reach for most first fits
@@ -118,19 +123,47 @@ def test_an_unconverged_batch_is_fitted_again_and_that_fit_is_kept(monkeypatch) 
     monkeypatch.setattr(validation, "run_nuts", lambda *a, **k: calls.append(k) or real_nuts(*a, **k))
     real_fit = validation._fit_batch
     monkeypatch.setattr(validation, "_fit_batch", lambda *a: fits.append(real_fit(*a)) or fits[-1])
-    res = run_injections(emu, held, settings, quiet=True)
+    res = run_injections(emu, held, settings, quiet=True, checkpoint=tmp_path)
     first = [i for i, c in enumerate(calls) if c["target_accept"] == settings.target_accept]
-    assert len(first) == 4 and 0 < res.retried.sum() == len(calls) - 4
-    for i, c in enumerate(calls):
-        if i not in first:  # the careful fit follows the first fit of its batch
-            assert (c["target_accept"], c["warmup"], c["max_samples"]) == (0.99, 80, 16)
-            assert validation.needs_retry(fits[i - 1], settings)
-            assert c["seed"] == calls[i - 1]["seed"]
-    again = [i + 1 < len(calls) and i + 1 not in first for i in first]
-    kept = [fits[i + 1] if retried else fits[i] for i, retried in zip(first, again, strict=True)]
+    assert len(first) == 4 and 0 < (res.retried > 0).sum() and res.retried.sum() == len(calls) - 4
+    ends = [*first[1:], len(calls)]
+    for start, end in zip(first, ends, strict=True):
+        for refit in range(1, end - start):  # each refit follows a fit of its batch that needed one
+            c = calls[start + refit]
+            assert (c["target_accept"], c["warmup"], c["max_samples"]) == (0.99, 40 * 2**refit, 8 * 2**refit)
+            assert validation.needs_retry(fits[start + refit - 1], settings)
+            assert c["seed"] == calls[start]["seed"]
+    kept = [fits[end - 1] for end in ends]
     np.testing.assert_array_equal(res.post_mean, np.concatenate([k["mean"] for k in kept]))
-    assert res.retried.tolist() == again
+    assert res.retried.tolist() == [end - start - 1 for start, end in zip(first, ends, strict=True)]
+    assert res.retried.max() <= settings.max_retries
     assert res.wall_time_s == pytest.approx(sum(float(f["wall"][0]) for f in fits))
+    for position, fit in enumerate(kept):  # the checkpoint holds each batch's last fit
+        with np.load(tmp_path / f"shard0of1-{position}.npz") as saved:
+            np.testing.assert_array_equal(saved["mean"], fit["mean"])
+
+
+def test_a_resumed_run_refits_only_the_saved_batches_that_need_it(monkeypatch, tmp_path) -> None:
+    emu = make_standin(seed=3, posterior_sd=0.1)
+    held = held_out_mocks(emu, 20, 2, seed=5)
+    once = ValidationSettings(
+        n_injections=4, chains=2, warmup=40, samples=8, max_samples=8, seed=1, max_retries=1
+    )
+    before = run_injections(emu, held, once, quiet=True, checkpoint=tmp_path)
+    saved = []
+    for position in range(4):
+        with np.load(tmp_path / f"shard0of1-{position}.npz") as f:
+            saved.append(dict(f))
+    expected = [validation.needs_retry(fit, replace(once, max_retries=2)) for fit in saved]
+    assert any(expected)  # some refit of the stand-in is still unconverged at 16 draws per chain
+    calls = []
+    real_fit = validation._fit_batch
+    monkeypatch.setattr(validation, "_fit_batch", lambda *a: calls.append(a[3]) or real_fit(*a))
+    after = run_injections(emu, held, replace(once, max_retries=2), quiet=True, checkpoint=tmp_path)
+    assert len(calls) == sum(expected) and all((c.warmup, c.max_samples) == (160, 32) for c in calls)
+    assert after.retried.tolist() == [2 if e else r for e, r in zip(expected, before.retried, strict=True)]
+    untouched = ~np.asarray(expected)
+    np.testing.assert_array_equal(after.post_mean[untouched], before.post_mean[untouched])
 
 
 def test_a_run_compiles_its_nuts_programs_once(monkeypatch) -> None:

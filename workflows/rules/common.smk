@@ -9,5 +9,6 @@ def validate_command(n_injections: int, seed: int) -> str:
         f"iaemu validate {{input.emulator}} {{input.mocks}} --n-injections {n_injections} "
         f"--chains {budget['chains']} --warmup {budget['warmup']} --samples {budget['samples']} "
         f"--rhat-target {budget.get('rhat_target', 1.01)} --max-samples {budget.get('max_samples', 0)} "
+        f"--max-retries {budget.get('max_retries', 2)} "
         f"--workers {{threads}} --out $(dirname {{output}}) --seed {seed} --quiet > {{log}} 2>&1"
     )
