@@ -5,7 +5,9 @@
 Prints, per case, one JSON line with the cost of one value-plus-gradient at batch 1 (JAX port vs torch
 autograd), then one JSON line per (case, sampler): bulk/tail ESS (worst parameter), wall time without
 compilation, compile time, ESS/s, ESS per gradient (emcee: per density evaluation), R-hat, divergences,
-posterior means; then one line per case with the ratios measured in this run. Cases: ``7`` frees every
+posterior means; then one line per case with the ratios measured in this run. ``numpyro-nuts`` adapts a
+diagonal mass matrix as Pyro's NUTS does; ``numpyro-nuts-dense`` (not run by default) a dense one, as
+``iaemu fit`` does. Cases: ``7`` frees every
 parameter, ``2`` frees μ_cen and μ_sat with the HOD fixed at the truth. Without ``--tng`` the data are the
 emulator's own mean at ``--truth`` (default: the centre of the box) with independent errors of ``--rel-err``
 × |value| + ``--floor``.
@@ -244,16 +246,16 @@ def main() -> None:
         print(json.dumps(grad_line), flush=True)
         lines = {}
         samplers = args.samplers.split(",")
-        if "numpyro-nuts" in samplers:
+        for name, dense in (("numpyro-nuts", False), ("numpyro-nuts-dense", True)):
+            if name not in samplers:
+                continue
             nuts = FitSettings(
                 fix=fix, chains=args.chains, warmup=args.warmup, samples=args.samples, seed=args.seed,
                 emulator_covariance="varying",  # the likelihood of the Pyro leg
-                dense_mass=False,  # as Pyro's NUTS adapts
+                dense_mass=dense,  # diagonal as Pyro's NUTS adapts; dense as `iaemu fit` does
                 rhat_target=None,  # a fixed budget: ESS per second and per gradient of the same draws
             )
-            lines["numpyro-nuts"] = measure(
-                label, "numpyro-nuts", sample_posterior(like, nuts, quiet=True), like
-            )
+            lines[name] = measure(label, name, sample_posterior(like, nuts, quiet=True), like)
         if "emcee" in samplers:
             steps = args.emcee_steps
             emcee = FitSettings(
@@ -282,6 +284,9 @@ def main() -> None:
                         lines, "numpyro-nuts", "pyro-nuts", "ess_per_gradient"
                     ),
                     "nuts_over_emcee_ess_per_s": ratio(lines, "numpyro-nuts", "emcee", "ess_per_s"),
+                    "dense_nuts_over_emcee_ess_per_s": ratio(
+                        lines, "numpyro-nuts-dense", "emcee", "ess_per_s"
+                    ),
                 }
             ),
             flush=True,
