@@ -14,8 +14,8 @@ emulator's own mean at ``--truth`` (default: the centre of the box) with indepen
 
 Pyro NUTS (the IAEmu paper's approach) runs on the torch emulator in float32 with the same likelihood
 (emulator variance and excess error added to the data covariance, log-determinant included), the same
-prior and the same unconstrained (logit) parameterisation; its chains run one after the other, and it
-compiles nothing.
+prior, the same unconstrained (logit) parameterisation and the same target acceptance (``--target-accept``,
+default the IA fits' 0.9); its chains run one after the other, and it compiles nothing.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 from inference.diagnostics import parameter_summary, run_diagnostics
 from inference.emulator_jax import load_jax_emulator
 from inference.ia_fit import FitSettings, sample_posterior
-from inference.ia_likelihood import IALikelihood, build_likelihood
+from inference.ia_likelihood import IA_TARGET_ACCEPT, IALikelihood, build_likelihood
 from inference.observations import Observation, read_observation
 from inference.samplers import SamplerResult
 
@@ -128,7 +128,8 @@ def time_gradient(emulator_dir: Path, like: IALikelihood, repeats: int) -> dict:
 
 
 def run_pyro(
-    emulator_dir: Path, like: IALikelihood, chains: int, warmup: int, samples: int, seed: int
+    emulator_dir: Path, like: IALikelihood, chains: int, warmup: int, samples: int, target_accept: float,
+    seed: int,
 ) -> SamplerResult:
     """Pyro NUTS on the torch emulator, chains in sequence; gradients counted by potential evaluations."""
     import pyro
@@ -141,7 +142,7 @@ def run_pyro(
         pyro.set_rng_seed(seed + c)
         init = {"z": torch.randn(len(like.space.free), dtype=torch.float64) * 0.5}
         mcmc = MCMC(
-            NUTS(potential_fn=potential, target_accept_prob=0.8),
+            NUTS(potential_fn=potential, target_accept_prob=target_accept),
             num_samples=samples,
             warmup_steps=warmup,
             initial_params=init,
@@ -216,6 +217,7 @@ def main() -> None:
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=500)
     ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--target-accept", type=float, default=IA_TARGET_ACCEPT, help="every NUTS leg's")
     ap.add_argument("--walkers", type=int, default=32)
     ap.add_argument("--emcee-steps", type=int, default=5000)
     ap.add_argument("--pyro-chains", type=int, default=2)
@@ -254,6 +256,7 @@ def main() -> None:
                 emulator_covariance="varying",  # the likelihood of the Pyro leg
                 dense_mass=dense,  # diagonal as Pyro's NUTS adapts; dense as `iaemu fit` does
                 rhat_target=None,  # a fixed budget: ESS per second and per gradient of the same draws
+                target_accept=args.target_accept,
             )
             lines[name] = measure(label, name, sample_posterior(like, nuts, quiet=True), like)
         if "emcee" in samplers:
@@ -270,7 +273,8 @@ def main() -> None:
             lines["emcee"] = measure(label, "emcee", sample_posterior(like, emcee, quiet=True), like)
         if "pyro-nuts" in samplers:
             result = run_pyro(
-                args.emulator, like, args.pyro_chains, args.pyro_warmup, args.pyro_samples, args.seed
+                args.emulator, like, args.pyro_chains, args.pyro_warmup, args.pyro_samples,
+                args.target_accept, args.seed,
             )
             lines["pyro-nuts"] = measure(label, "pyro-nuts", result, like)
 
