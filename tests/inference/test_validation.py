@@ -104,7 +104,7 @@ def test_which_batches_are_fitted_again() -> None:
     assert validation.needs_retry(batch(1.0, 3), settings)
     assert validation.needs_retry(batch(1.2, 50, retried=1), settings)  # a second refit is allowed
     assert not validation.needs_retry(batch(1.2, 50, retried=2), settings)  # max_retries reached
-    assert not validation.needs_retry(batch(1.2, 50, retried=True), replace(settings, max_retries=1))
+    assert not validation.needs_retry(batch(1.2, 50, retried=1), replace(settings, max_retries=1))
     assert not validation.needs_retry(batch(1.2, 50), replace(settings, retry_target_accept=None))
     run = ValidationSettings(warmup=500, samples=500, max_samples=2000)
     for refit, budget in ((1, (1000, 4000)), (2, (2000, 8000))):
