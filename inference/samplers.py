@@ -197,6 +197,12 @@ def _nuts_programs(target: Any, options: dict[str, Any], warmup: int, chunk: int
     return _PROGRAMS[key]
 
 
+def most_draws(samples: int, max_samples: int | None) -> int:
+    """The most draws per chain a fit going on to its R-hat target may hold: ``max_samples``, by default
+    4 × ``samples``."""
+    return 4 * samples if max_samples is None else max_samples
+
+
 def run_nuts(
     target: Any,
     *,
@@ -235,7 +241,7 @@ def run_nuts(
     check_chain_method(chain_method)
     if chains < 1 or warmup < 1 or samples < 1:
         raise InputError(f"NUTS: chains, warmup, samples: expected >= 1, got {chains}, {warmup}, {samples}")
-    max_samples = 4 * samples if max_samples is None else max_samples
+    max_samples = most_draws(samples, max_samples)
     if rhat_target is not None and (rhat_target <= 1.0 or max_samples < samples):
         raise InputError(
             f"NUTS: rhat_target, max_samples: expected > 1 and >= samples ({samples}), "

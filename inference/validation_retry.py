@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from inference.samplers import most_draws
+
 if TYPE_CHECKING:
     from inference.validation import ValidationSettings
 
@@ -24,7 +26,7 @@ MAX_DIVERGENT_FRACTION = 0.01  # a batch with more divergent draws than this is 
 def retry_settings(settings: ValidationSettings, refit: int) -> ValidationSettings:
     """The settings of a batch's ``refit``-th fit after its first (1, 2, ...): step sizes adapted to
     ``retry_target_accept``, 2^refit times the warm-up and 2^refit times the most draws."""
-    most = settings.max_samples or 4 * settings.samples
+    most = most_draws(settings.samples, settings.max_samples)
     grow = 2**refit
     return replace(
         settings,
