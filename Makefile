@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m inference.demo
+	$(BIN)/python -m cli.demo
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ablation_emulator.py [--seeds 0 1] [--epochs 120] [--members 2]
 
-Data: the synthetic dataset of the tests (tests/emulators/synthetic.py: 3 parameters, 8 bins, known mean
+Data: the synthetic dataset of the tests (tests/emulators/ia/synthetic.py: 3 parameters, 8 bins, known mean
 and heteroscedastic noise, R = 8), 540 training + 60 validation rows, 200 fresh test rows. Variants: ours
 (LayerNorm, SiLU, no dropout, likelihood of all realisations); IAEmu's BatchNorm + LeakyReLU + dropout 0.2;
 BatchNorm alone; the realisation-mean loss alone. One JSON line per variant and seed: median |prediction -
@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from emulators.ia_data import read_mocks
-from emulators.ia_model import ModelConfig
-from emulators.ia_train import EmulatorSettings, train_emulator
-from emulators.losses import BetaSchedule
+from emulators.ia.data import read_mocks
+from emulators.ia.losses import BetaSchedule
+from emulators.ia.network import ModelConfig
+from emulators.ia.train import EmulatorSettings, train_emulator
 from emulators.trainer import TrainConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the synthetic dataset lives with the tests
-from tests.emulators.synthetic import noise_sd, truth, write_dataset  # noqa: E402
+from tests.emulators.ia.synthetic import noise_sd, truth, write_dataset  # noqa: E402
 
 VARIANTS = {
     "ours": {},

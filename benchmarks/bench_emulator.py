@@ -6,7 +6,7 @@
 Training: one network of the default architecture on ``rows`` synthetic rows (7 parameters, 4
 realisations, the default 20 bins), batch 64, float32 (bf16 autocast on CUDA). Prediction: the network
 forward pass (fp32, eager, no grad) of a ``members``-member ensemble and of one member, and the full
-``Emulator.predict`` (scalers, ensemble reduction, physical units) at batch 1 and 65,536. With
+``TorchEmulator.predict`` (scalers, ensemble reduction, physical units) at batch 1 and 65,536. With
 ``--mocks-result`` (the JSON lines of ``benchmarks/bench_mocks.py``) the simulator's seconds per
 realisation and per 4-realisation point are printed beside the emulator's, with the speed-up ratios.
 Prints one JSON line per measurement.
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emulators.ensemble import Emulator
-from emulators.ia_data import MockData, Scalers
-from emulators.ia_model import Ensemble, IAEmuNet, ModelConfig
-from emulators.ia_train import EmulatorSettings, train_emulator
+from emulators.ia.data import MockData, Scalers
+from emulators.ia.emulator import TorchEmulator
+from emulators.ia.network import Ensemble, IAEmuNet, ModelConfig
+from emulators.ia.train import EmulatorSettings, train_emulator
 from emulators.trainer import cpu_threads, seed_everything
 
 N_PARAMS, N_BINS, N_REAL = 7, 20, 4
@@ -120,7 +120,7 @@ def bench_prediction(device_name: str, members: int, threads: int, seed: int) ->
     seed_everything(seed)
     net = Ensemble(cfg, [IAEmuNet(cfg) for _ in range(members)]).to(device).eval()
     scalers = Scalers(-np.ones(N_PARAMS), np.ones(N_PARAMS), np.zeros((3, N_BINS)), np.ones((3, N_BINS)))
-    emulator = Emulator(
+    emulator = TorchEmulator(
         net, scalers, [f"p{i}" for i in range(N_PARAMS)], np.ones(N_BINS), np.ones(N_BINS + 1), N_REAL
     )
     results = {}

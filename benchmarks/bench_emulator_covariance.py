@@ -6,7 +6,7 @@ Fits the injections that ``iaemu validate --n-injections K --seed S`` would fit,
 covariance following the parameters (``varying``) and once held at each injection's mode (``fixed``), with the
 same chains, warm-up and draws, one after the other in this process. Prints one JSON line per form (wall
 seconds without compilation, compile seconds, per-injection maximum R-hat over the parameters, divergences,
-the 68% / 95% interval coverage of :func:`inference.validation_report.coverage_report` averaged over the
+the 68% / 95% interval coverage of :func:`inference.ia.validation.report.coverage_report` averaged over the
 parameters) and one line with the ratios fixed / varying.
 """
 
@@ -18,14 +18,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from inference.emulator_jax import load_jax_emulator
-from inference.ia_likelihood import Emulator
-from inference.validation import HeldOut, ValidationSettings, read_held_out, run_injections
-from inference.validation_report import coverage_report
+from emulators.ia.interface import Emulator
+from inference.ia.emulator_jax import load_jax_emulator
+from inference.ia.validation.report import coverage_report
+from inference.ia.validation.run import HeldOut, ValidationSettings, read_held_out, run_injections
 
 
 def measure(emulator: Emulator, held: HeldOut, settings: ValidationSettings) -> dict:
-    """One form's run of :func:`inference.validation.run_injections`, summarised."""
+    """One form's run of :func:`inference.ia.validation.run.run_injections`, summarised."""
     results = run_injections(emulator, held, settings, quiet=True)
     per_parameter = coverage_report(results)["parameters"].values()
     return {

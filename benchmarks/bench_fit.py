@@ -30,12 +30,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inference.diagnostics import parameter_summary, run_diagnostics
-from inference.emulator_jax import load_jax_emulator
-from inference.ia_fit import FitSettings, sample_posterior
-from inference.ia_likelihood import IA_TARGET_ACCEPT, IALikelihood, build_likelihood
-from inference.observations import Observation, read_observation
-from inference.samplers import SamplerResult
+from inference.ia.emulator_jax import load_jax_emulator
+from inference.ia.fit import FitSettings, sample_posterior
+from inference.ia.likelihood import IA_TARGET_ACCEPT, IALikelihood, build_likelihood
+from inference.ia.observations import Observation, read_observation
+from inference.sampling.diagnostics import parameter_summary, run_diagnostics
+from inference.sampling.nuts import SamplerResult
 
 
 def synthetic_observation(emu, truth: np.ndarray, rel_err: float, floor: float, seed: int) -> Observation:
@@ -51,7 +51,7 @@ def torch_potential(emulator_dir: Path, like: IALikelihood):
     """U(z) = -log posterior in logit coordinates, computed with the torch emulator (float32 network)."""
     import torch
 
-    from emulators.artifact import load_emulator
+    from emulators.ia.artifact import load_emulator
 
     emu = load_emulator(emulator_dir)
     emu.net.eval()

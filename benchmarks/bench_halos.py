@@ -21,7 +21,7 @@ def measure(preset: str, device: str, seed: int, threads: int | None) -> dict:
     """Build `preset` on `device` in this process; return the measurement."""
     import torch
 
-    from catalogs.halos import PRESETS, build_nbody_halos
+    from catalogs.halos.sources import PRESETS, build_nbody_halos
 
     if threads:
         torch.set_num_threads(threads)

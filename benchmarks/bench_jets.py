@@ -3,11 +3,11 @@
     .venv/bin/python benchmarks/bench_jets.py [--n 1000] [--workers 1 2] [--processes top qcd] [--mpi]
         [--chunk-jets 250] [--seed 0]
 
-Each measurement is one `catalogs.jets.generate_jets` call (Pythia 8 + FastJet + selection + ROOT output,
-chunks of `chunk_jets`, worker start-up included) writing `n` accepted jets to a temporary file. Reported:
-`jets_per_s_per_core` = n / wall time / workers, and `jets_per_cpu_s` = n / CPU seconds summed over the
-workers' chunk generation (less sensitive to other load on the machine; excludes start-up and the merge).
-The target (issue #6) is >= 100 accepted top jets/s/core with MPI off. Prints one JSON line per measurement.
+Each measurement is one `catalogs.jets.production.generate_jets` call (Pythia 8 + FastJet + selection + ROOT
+output, chunks of `chunk_jets`, worker start-up included) writing `n` accepted jets to a temporary file.
+Reported: `jets_per_s_per_core` = n / wall time / workers, and `jets_per_cpu_s` = n / CPU seconds summed over
+the workers' chunk generation (less sensitive to other load on the machine; excludes start-up and the merge).
+The target is >= 100 accepted top jets/s/core with MPI off. Prints one JSON line per measurement.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import platform
 import tempfile
 from pathlib import Path
 
-from catalogs.jet_generation import JetConfig
-from catalogs.jets import generate_jets
+from catalogs.jets.generation import JetConfig
+from catalogs.jets.production import generate_jets
 
 
 def measure(process: str, n: int, workers: int, mpi: bool, chunk_jets: int, seed: int) -> dict:

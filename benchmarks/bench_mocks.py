@@ -21,8 +21,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from catalogs.halos import catalog_metadata, load_halo_catalog
-from catalogs.mocks import build_mock_dataset
+from catalogs.halos.sources import catalog_metadata, load_halo_catalog
+from catalogs.mocks.builder import build_mock_dataset
 
 
 def main() -> None:

@@ -4,8 +4,8 @@
         [--train-batch B] [--infer-batch B] [--steps S] [--amp bf16|off] [--compile] [--threads T]
 
 Prints one JSON line per (model, mode). Training = forward, BCE loss, backward and an AdamW step; every jet
-holds `--constituents` real constituents (no padding), toy jets from `emulators.lorentz.toy_jets`. On CUDA
-`--amp bf16` runs the networks under bf16 autocast (Minkowski products stay fp32).
+holds `--constituents` real constituents (no padding), toy jets from `emulators.taggers.lorentz.toy_jets`. On
+CUDA `--amp bf16` runs the networks under bf16 autocast (Minkowski products stay fp32).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from emulators.lorentz import toy_jets
-from emulators.taggers import MODELS, build_tagger, count_parameters
+from emulators.taggers.lorentz import toy_jets
+from emulators.taggers.registry import MODELS, build_tagger, count_parameters
 
 
 def _sync(device: torch.device) -> None:

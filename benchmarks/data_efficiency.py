@@ -16,10 +16,10 @@ import argparse
 import json
 from pathlib import Path
 
-from catalogs.atomic import atomic_file
-from emulators.tagger_report import evaluate_tagger
-from emulators.tagger_training import train_tagger
-from emulators.taggers import MODELS
+from common.atomic import atomic_file
+from emulators.taggers.registry import MODELS
+from emulators.taggers.report import evaluate_tagger
+from emulators.taggers.training import train_tagger
 
 
 def run_point(model: str, size: int, train: list[Path], val: list[Path], test: list[Path], out: Path, *,

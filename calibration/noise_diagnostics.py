@@ -27,13 +27,13 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats as scipy_stats
 
-from inference.default_emulator import default_emulator_path
-from inference.emulator_jax import load_jax_emulator
-from inference.held_out import HeldOut, read_held_out
-from inference.ia_likelihood import IALikelihood
-from inference.mode_search import likelihood_mode_finder
-from inference.observations import STATISTICS
-from inference.validation import ValidationSettings, choose_injections, injection_likelihood
+from emulators.ia.default_emulator import default_emulator_path
+from inference.ia.emulator_jax import load_jax_emulator
+from inference.ia.held_out import HeldOut, read_held_out
+from inference.ia.likelihood import IALikelihood
+from inference.ia.mode_search import likelihood_mode_finder
+from inference.ia.observations import STATISTICS
+from inference.ia.validation.run import ValidationSettings, choose_injections, injection_likelihood
 
 HELD_OUT = Path(__file__).parent / "held_out_default.h5"
 RUN_INJECTIONS = 200  # calibration/run_default_validation.sh, seed 0

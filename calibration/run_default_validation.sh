@@ -16,8 +16,8 @@ if [ "$mode" = scale ]; then
 else
   run=(calibration/held_out_default.h5 --n-injections 200 --seed 0 --out calibration/val200)
 fi
-.venv/bin/iaemu validate inference/artifacts/default "${run[@]}" --chains 4 --warmup 500 --samples 500 \
+.venv/bin/iaemu validate emulators/ia/artifacts/default "${run[@]}" --chains 4 --warmup 500 --samples 500 \
   --max-samples 2000 --batch 1 --workers 2 --quiet
 if [ "$mode" = scale ]; then
-  .venv/bin/iaemu calibrate-scale inference/artifacts/default calibration/scale32
+  .venv/bin/iaemu calibrate-scale emulators/ia/artifacts/default calibration/scale32
 fi

@@ -4,8 +4,8 @@ as the Markdown block that the README's calibration table holds.
     python calibration/summarise_checkpoint.py [calibration/.val200.checkpoint]   # or .scale32.checkpoint
 
 Each batch file holds per injection the posterior fraction below the truth ``u`` (K, F), R-hat, divergences,
-draws per chain and how many times it was fitted again (:mod:`inference.validation`); intervals contain the
-truth as in :mod:`inference.validation_report`.
+draws per chain and how many times it was fitted again (:mod:`inference.ia.validation.run`); intervals contain
+the truth as in :mod:`inference.ia.validation.report`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.default_emulator import default_emulator_path
-from inference.validation_report import LEVELS
+from emulators.ia.default_emulator import default_emulator_path
+from inference.ia.validation.report import LEVELS
 
 NAMES = json.loads((default_emulator_path() / "emulator.json").read_text())["param_names"]  # all free
 

@@ -36,9 +36,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from catalogs.atomic import atomic_file
-from catalogs.errors import InputError
-from catalogs.progress import progress
+from common.atomic import atomic_file
+from common.device import resolve_device
+from common.errors import InputError
+from common.progress import progress
 
 Batch = tuple[torch.Tensor, ...]
 LossFn = Callable[[torch.nn.Module, Batch, int], torch.Tensor]
@@ -84,17 +85,6 @@ class TrainHistory:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU; ``cuda`` without a GPU is an :class:`InputError`."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device: cuda was asked for but no CUDA device is available (use auto or cpu)")
-    if name not in ("cpu", "cuda"):
-        raise InputError(f"--device: expected auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:

@@ -7,10 +7,10 @@ import sys
 
 import numpy as np
 
-from inference.emulator_jax import load_jax_emulator
-from inference.ia_fit import FitSettings, sample_posterior, write_fit
-from inference.ia_likelihood import build_likelihood
-from inference.observations import read_observation
+from inference.ia.emulator_jax import load_jax_emulator
+from inference.ia.fit import FitSettings, sample_posterior, write_fit
+from inference.ia.likelihood import build_likelihood
+from inference.ia.observations import read_observation
 
 emulator_dir, observation_file, out = sys.argv[1:4]
 emulator = load_jax_emulator(emulator_dir)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from catalogs.errors import InputError
-from emulators.trainer import TrainConfig, epoch_batches, resolve_device, seed_everything, train_model
+from common.errors import InputError
+from emulators.trainer import TrainConfig, epoch_batches, seed_everything, train_model
 
 
 def regression_data(n: int = 256) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
@@ -112,16 +112,6 @@ def test_early_stopping_and_non_finite_steps() -> None:
     _, history = fit(replace(CONFIG, epochs=50, patience=3), loss=flat)
     assert history.stopped_early and len(history.val_loss) == 4
     assert history.skipped_steps > 0
-
-
-def test_devices() -> None:
-    assert resolve_device("cpu").type == "cpu"
-    if not torch.cuda.is_available():
-        assert resolve_device("auto").type == "cpu"
-        with pytest.raises(InputError, match="no CUDA device"):
-            resolve_device("cuda")
-    with pytest.raises(InputError, match="auto, cpu or cuda"):
-        resolve_device("tpu")
 
 
 def test_cpu_threads_are_restored() -> None:

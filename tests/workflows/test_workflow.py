@@ -13,7 +13,7 @@ import pytest
 import uproot
 import yaml
 
-from inference.fit_outputs import hash_files
+from common.hashing import hash_files
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOW_CONFIGS = [REPO / "workflows" / "config" / f"{name}.yaml" for name in ("ci", "demo", "default")]

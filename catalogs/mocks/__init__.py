@@ -1,0 +1,1 @@
+"""HOD+IA mock galaxy catalogs and their correlation functions ξ, ω, η (IA pipeline)."""

@@ -1,0 +1,1 @@
+"""The `iaemu` command (IA pipeline): one module per group of subcommands, assembled in `app`."""

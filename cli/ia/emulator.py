@@ -1,0 +1,124 @@
+"""`iaemu train`, `iaemu evaluate`, `iaemu calibrate-error` and `iaemu calibrate-scale`: the IA emulator."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import DeviceOption, QuietOption, SeedOption, user_errors
+
+DropNanOption = Annotated[bool, typer.Option("--drop-nan", help="Exclude (and count) rows holding NaN "
+                                             "instead of refusing the dataset.")]
+
+
+def _excluded_line(excluded: dict) -> str:
+    return "excluded: " + ", ".join(f"{k} {v}" for k, v in excluded.items())
+
+
+
+@user_errors
+def train(
+    mocks: Annotated[Path, typer.Argument(help="Mock dataset (HDF5, docs/ARCHITECTURE.md 3.1).")],
+    out: Annotated[Path, typer.Option("--out", help="Artifact directory (emulator.json + weights).")],
+    ensemble: Annotated[int, typer.Option("--ensemble", help="Members of the deep ensemble.")] = 5,
+    epochs: Annotated[
+        int, typer.Option("--epochs", help="Epochs per member (the cosine schedule spans them).")
+    ] = 120,
+    mc_dropout: Annotated[bool, typer.Option("--mc-dropout", help="One network with MC dropout instead of "
+                                             "a deep ensemble (--ensemble is then ignored).")] = False,
+    device: DeviceOption = "auto",
+    seed: SeedOption = 0,
+    error_mocks: Annotated[Path | None, typer.Option("--error-mocks", help="Independent mocks (never "
+                                                     "trained on) to measure the emulator's excess error "
+                                                     "on (`iaemu calibrate-error`).")] = None,
+    drop_nan: DropNanOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train the IA emulator (mean, aleatoric and epistemic uncertainty) on a mock dataset."""
+    from emulators.ia.train import EmulatorSettings, train_to_artifact
+
+
+    base = EmulatorSettings()
+    settings = replace(base, members=ensemble, epistemic="mc_dropout" if mc_dropout else "ensemble",
+                       train=replace(base.train, epochs=epochs, device=device, seed=seed))
+    emulator = train_to_artifact(mocks, out, settings, drop_nan=drop_nan, error_mocks=error_mocks,
+                                 quiet=quiet)
+    metrics = emulator.meta["test_metrics"] or {}
+    print(_excluded_line(emulator.meta["data"]["excluded"]))
+    for name, m in metrics.items():
+        print(f"{name}: median |Δ|/σ_mean {m['median_abs_err_over_sigma_mean']:.3f}, "
+              f"68% coverage {m['coverage_68']:.3f} (held-out test rows)")
+    if emulator.error is not None:
+        print(_error_line(emulator.error))
+    print(f"wrote {out}")
+
+
+def _error_line(entry: dict) -> str:
+    import numpy as np
+
+    from emulators.ia.data import STATISTICS
+
+    diag = np.diag(np.asarray(entry["covariance"])).reshape(len(STATISTICS), -1)
+    per_stat = ", ".join(f"{s} {d.mean():.3f}" for s, d in zip(STATISTICS, diag, strict=True))
+    return f"emulator error on {entry['rows']} independent rows: mean excess variance / σ² {per_stat}"
+
+
+@user_errors
+def calibrate_error(
+    emulator: Annotated[Path, typer.Argument(help="Artifact directory written by `iaemu train`.")],
+    mocks: Annotated[Path, typer.Argument(
+        help="Independent mocks (not the training file), docs/ARCHITECTURE.md 3.1.")],
+) -> None:
+    """Measure the emulator's error beyond its own variances on independent mocks and store it in the
+    artifact (the likelihood adds it to the epistemic covariance)."""
+    from emulators.ia.error import add_emulator_error
+
+    print(_error_line(add_emulator_error(emulator, mocks)))
+    print(f"wrote {emulator}")
+
+
+@user_errors
+def calibrate_scale(
+    emulator: Annotated[Path, typer.Argument(help="Artifact directory with an emulator-error entry.")],
+    validation: Annotated[Path, typer.Argument(help="`iaemu validate` output of this artifact on "
+                                                    "independent mocks.")],
+) -> None:
+    """Measure the factor κ on the held emulator covariance that makes the pooled 68% coverage of a
+    validation on independent mocks nominal, and store it in the artifact."""
+    from inference.ia.posterior_calibration import add_covariance_scale
+
+    entry = add_covariance_scale(emulator, validation)
+    print(f"covariance scale {entry['value']:.4f} (measured {entry['measured']:.4f} on "
+          f"{entry['injections']} injections × {entry['parameters']} parameters)")
+    print(f"wrote {emulator}")
+
+
+@user_errors
+def evaluate(
+    emulator: Annotated[Path, typer.Argument(help="Artifact directory written by `iaemu train`.")],
+    test: Annotated[Path, typer.Argument(help="Mock dataset (if the training file: its held-out rows).")],
+    out: Annotated[Path, typer.Option("--out", help="Report directory: metrics.json and plots.")],
+    device: DeviceOption = "cpu",
+    seed: SeedOption = 0,
+    drop_nan: DropNanOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Evaluate a trained emulator on held-out mocks: metrics.json and plots."""
+    from common.device import resolve_device
+    from emulators.ia.evaluate import evaluate_artifact
+
+
+    metrics = evaluate_artifact(emulator, test, out, drop_nan=drop_nan,
+                                device=resolve_device(device), mc_seed=seed)
+    if not quiet:
+        for name, m in metrics["summary"].items():
+            print(f"{name}: median |Δ|/σ_mean {m['median_abs_err_over_sigma_mean']:.3f}, "
+                  f"68% coverage {m['coverage_68']:.3f}, 95% coverage {m['coverage_95']:.3f}")
+        xi = metrics["summary"]["xi"]["abs_err_over_xi"]["p50"]
+        ref = metrics["reference"]["median_abs_err_over_xi"]
+        print(f"xi: median |Δ|/ξ {xi:.4f} (IAEmu: {ref}) on {metrics['rows']} rows")
+        print(_excluded_line(metrics["excluded"]))
+    print(f"wrote {out}")

@@ -1,0 +1,106 @@
+"""The emulator's error that its own variances do not describe, measured on mocks it never saw.
+
+The ensemble's epistemic variance is the spread of its members: on the shipped emulator it is 2-8% of one
+realisation's variance of ξ, yet the emulator's mean misses independent mocks coherently across bins, so
+that one held-out realisation's χ² over the 60 bins (noise correlation included) exceeds its 95% point for
+19% of realisations instead of 5%. The artifact therefore carries an excess covariance ``E``, measured on
+independent mocks in units of the single-realisation aleatoric sd σ(θ). With ``z = (x - μ(θ)) / σ(θ)`` for
+every realisation ``x`` of every row::
+
+    E = PSD part of ( <z z^T> - C - diag(<v_epi / σ²>) )
+
+where ``C`` is the noise correlation (:mod:`emulators.ia.noise`), ``v_epi`` the ensemble's epistemic variance
+and ``<.>`` the mean over rows and realisations (the second moment, so that a bias counts as error). The
+likelihood adds ``diag(σ) E diag(σ)`` to the epistemic covariance (:mod:`inference.ia.likelihood`).
+
+Usage::
+
+    entry = emulator_error(emulator, "independent_mocks.h5")   # the artifact's "emulator_error" entry
+    add_emulator_error("emu/", "independent_mocks.h5")          # measured and written into emu/
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from common.atomic import atomic_file
+from common.errors import InputError
+from emulators.artifact_files import EMULATOR_JSON
+from emulators.ia.data import read_mocks
+from emulators.ia.emulator import TorchEmulator
+from emulators.ia.noise import read_realisations
+
+
+def excess_covariance(
+    realisations: np.ndarray,
+    mean: np.ndarray,
+    aleatoric_var: np.ndarray,
+    epistemic_var: np.ndarray,
+    noise_corr: np.ndarray | None,
+) -> tuple[np.ndarray, int]:
+    """The excess ``E`` (S·B, S·B) of the residuals' second moment over the emulator's own covariance, in
+    units of σ, and the number of rows it used.
+
+    realisations: (N, R, S, B) physical units; mean, aleatoric_var (of ONE realisation), epistemic_var:
+    (N, S, B) the emulator's prediction at each row; noise_corr: (S·B, S·B), None for independent bins.
+    Rows with a non-finite entry are skipped. Negative eigenvalues (where the emulator's covariance is
+    larger than the residuals') are set to zero.
+    """
+    n, r = realisations.shape[:2]
+    x = realisations.reshape(n, r, -1)
+    mu, var, epi = (a.reshape(n, -1) for a in (mean, aleatoric_var, epistemic_var))
+    ok = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(mu).all(axis=1) & (var > 0).all(axis=1)
+    if ok.sum() < 2:
+        raise ValueError("emulator error: needs at least 2 finite rows")
+    sd = np.sqrt(var[ok])
+    z = (x[ok] - mu[ok][:, None]) / sd[:, None]
+    second = np.einsum("nri,nrj->ij", z, z) / (ok.sum() * r)
+    corr = np.eye(x.shape[2]) if noise_corr is None else np.asarray(noise_corr, float)
+    excess = second - corr - np.diag(np.mean(epi[ok] / sd**2, axis=0))
+    values, vectors = np.linalg.eigh(0.5 * (excess + excess.T))
+    return (vectors * np.clip(values, 0.0, None)) @ vectors.T, int(ok.sum())
+
+
+def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> dict:
+    """The artifact's ``emulator_error`` entry measured on every usable row of ``mocks`` (docs/ARCHITECTURE.md
+    3.1, read and checked by :func:`emulators.ia.data.read_mocks`), which must share the emulator's parameters
+    and bins and must not be its training file."""
+    data = read_mocks(mocks, drop_nan=True)
+    if data.sha256 == emulator.meta.get("data", {}).get("sha256"):
+        raise InputError(f"{mocks}: the emulator's training file; expected independent mocks")
+    if data.param_names != list(emulator.param_names):
+        raise InputError(f"{mocks}: /params: param_names {', '.join(data.param_names)} differ from the "
+                         f"emulator's {', '.join(emulator.param_names)}")
+    edges = np.asarray(emulator.r_edges)
+    if data.r_edges.shape != edges.shape or not np.allclose(data.r_edges, edges, rtol=1e-9):
+        raise InputError(f"{mocks}: /r_edges: bins differ from the emulator's")
+    cube = read_realisations(mocks, data.row_index)
+    pred = emulator.predict(data.params, n_realisations=1)
+    corr = None if emulator.noise is None else np.asarray(emulator.noise["correlation"], float)
+    excess, used = excess_covariance(cube, pred.mean, pred.aleatoric, pred.epistemic, corr)
+    return {
+        "covariance": np.round(excess, 5).tolist(),
+        "units": "single-realisation aleatoric sd of each bin (statistics x r bins, statistic-major)",
+        "rows": used,
+        "realisations": int(cube.shape[1]),
+        "mocks_sha256": data.sha256,
+        "estimator": "PSD part of <z z^T> - noise correlation - diag(<epistemic / aleatoric>), "
+                     "z = (realisation - mean) / aleatoric sd",
+    }
+
+
+def add_emulator_error(artifact: str | os.PathLike[str], mocks: str | os.PathLike[str]) -> dict:
+    """Measure the emulator error of the artifact directory ``artifact`` on ``mocks`` and write it into its
+    ``emulator.json`` (atomically; the weights are untouched). Returns the entry."""
+    from emulators.ia.artifact import load_emulator, read_json
+
+    doc = read_json(artifact)
+    entry = emulator_error(load_emulator(artifact), mocks)
+    doc["emulator_error"] = entry
+    with atomic_file(Path(artifact) / EMULATOR_JSON) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1))
+    return entry

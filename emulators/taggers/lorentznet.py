@@ -1,0 +1,130 @@
+"""A LorentzNet-style tagger (Gong et al. 2022) in a dense, batched, masked formulation.
+
+Every jet is a padded set of four-momenta p (B, N, 4) = (E, px, py, pz) in GeV with a mask (B, N). The
+momenta are divided by a global constant `momentum_scale` (GeV) -- a Lorentz-invariant normalisation --
+and every Minkowski product a enters the networks as psi(a) = sign(a) log(1 + |a|). Each layer (LGEB)
+builds edge messages from the node scalars and the invariants psi(x_i·x_j), psi(|x_i - x_j|²), updates the
+scalars with a gated sum of messages, and moves the coordinates equivariantly,
+x_i += c Σ_j (x_i - x_j) tanh(φ_x(m_ij)) / norm. The readout sums the particle scalars. Without
+reference vectors the score is exactly Lorentz invariant; `references=("beam",)` and/or ("time",) appends
+fixed vectors as extra nodes, the only way symmetry is broken (docs/ARCHITECTURE.md 4.6).
+
+Pairs are dense (B, N, N) tensors rather than edge lists: the first edge layer is split into per-node
+terms that are broadcast, and Minkowski products are formed outside autocast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from emulators.taggers.lorentz import minkowski_dot, pairwise_dots, psi, reference_vectors
+
+
+@dataclass(frozen=True)
+class LorentzNetConfig:
+    """Hyper-parameters; the defaults follow the published LorentzNet top tagger (6 layers, 72 wide)."""
+
+    hidden: int = 72
+    layers: int = 6
+    c_weight: float = 1e-3
+    dropout: float = 0.2
+    momentum_scale: float = 100.0  # GeV; momenta are divided by it before any product
+    agg_norm: float = 32.0  # sums over neighbours and over the jet are divided by it (padding-invariant)
+    references: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+N_KINDS = 3  # node kinds: particle, beam, time
+
+
+def _mlp(sizes: list[int], act_last: bool = False) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2 or act_last:
+            layers.append(nn.SiLU())
+    return nn.Sequential(*layers)
+
+
+class LGEB(nn.Module):
+    """One Lorentz group equivariant block on dense sets: scalars h (B, N, H), coordinates x (B, N, 4)."""
+
+    def __init__(self, hidden: int, c_weight: float, agg_norm: float, update_x: bool) -> None:
+        super().__init__()
+        self.e_i, self.e_j = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden, bias=False)
+        self.e_inv = nn.Linear(2, hidden, bias=False)
+        self.e_out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
+        self.gate = nn.Linear(hidden, 1)
+        self.phi_h = _mlp([2 * hidden, hidden, hidden])
+        self.phi_x = _mlp([hidden, hidden, 1]) if update_x else None
+        self.c_weight, self.agg_norm = c_weight, agg_norm
+
+    def forward(self, h: torch.Tensor, x: torch.Tensor, edge_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        dots = pairwise_dots(x)
+        sq = torch.diagonal(dots, dim1=-2, dim2=-1)
+        dist = sq[:, :, None] + sq[:, None, :] - 2 * dots
+        inv = torch.stack([psi(dots), psi(dist)], -1).to(h.dtype)
+        m = self.e_out(self.e_i(h)[:, :, None] + self.e_j(h)[:, None, :] + self.e_inv(inv))
+        weight = torch.sigmoid(self.gate(m)[..., 0]) * edge_mask.to(m.dtype)  # masked edges weigh 0
+        agg = torch.einsum("bijh,bij->bih", m, weight) / self.agg_norm
+        h = h + self.phi_h(torch.cat([h, agg], -1))
+        if self.phi_x is not None:
+            coef = torch.tanh(self.phi_x(m)[..., 0]).to(dots.dtype) * edge_mask.to(dots.dtype)
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                xw = x.to(dots.dtype)
+                shift = coef.sum(-1, keepdim=True) * xw - coef @ xw
+                x = (xw + self.c_weight * shift / self.agg_norm).to(x.dtype)
+        return h, x
+
+
+class LorentzNet(nn.Module):
+    """Binary top tagger: `forward(p, mask)` with p (B, N, 4) (E, px, py, pz) in GeV returns logits (B,)."""
+
+    def __init__(self, config: LorentzNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or LorentzNetConfig()
+        refs, codes = reference_vectors(config.references)
+        self.register_buffer("refs", refs, persistent=False)
+        self.register_buffer("ref_kinds", torch.tensor(codes, dtype=torch.long), persistent=False)
+        self.embed = nn.Linear(3 + N_KINDS, config.hidden)
+        self.blocks = nn.ModuleList(
+            LGEB(config.hidden, config.c_weight, config.agg_norm, update_x=i < config.layers - 1)
+            for i in range(config.layers)
+        )
+        self.head = nn.Sequential(
+            nn.Linear(config.hidden, config.hidden), nn.SiLU(), nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, 1),
+        )
+
+    def _nodes(self, p: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Scaled coordinates, node mask and node kinds, with the reference vectors appended as nodes."""
+        x = p / self.config.momentum_scale
+        kind = torch.zeros(mask.shape, dtype=torch.long, device=p.device)
+        if len(self.refs):
+            b, r = p.shape[0], len(self.refs)
+            x = torch.cat([x, self.refs.to(x.dtype).expand(b, r, 4)], 1)
+            mask = torch.cat([mask, torch.ones(b, r, dtype=torch.bool, device=p.device)], 1)
+            kind = torch.cat([kind, self.ref_kinds.expand(b, r)], 1)
+        return x, mask, kind
+
+    def forward(self, p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        mask = mask.bool()
+        particles = mask.to(p.dtype)
+        jet = (p * particles[..., None]).sum(1, keepdim=True) / self.config.momentum_scale
+        x, node_mask, kind = self._nodes(p, mask)
+        jet_sq = minkowski_dot(jet, jet).expand(x.shape[:2])
+        scalars = torch.stack([psi(minkowski_dot(x, x)), psi(minkowski_dot(x, jet)), psi(jet_sq)], -1)
+        onehot = nn.functional.one_hot(kind, N_KINDS).to(p.dtype)
+        h = self.embed(torch.cat([scalars, onehot], -1) * node_mask[..., None].to(p.dtype))
+        n = x.shape[1]
+        eye = torch.eye(n, dtype=torch.bool, device=p.device)
+        edge_mask = node_mask[:, :, None] & node_mask[:, None, :] & ~eye
+        for block in self.blocks:
+            h, x = block(h, x, edge_mask)
+        pooled = (h[:, : p.shape[1]] * particles[..., None].to(h.dtype)).sum(1) / self.config.agg_norm
+        return self.head(pooled)[:, 0]

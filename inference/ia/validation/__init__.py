@@ -1,0 +1,1 @@
+"""Injection-recovery validation of IA fits: running injections, retries, coverage reports."""

@@ -1,0 +1,1 @@
+"""Signal-fraction fits on tagger-score templates (HEP pipeline)."""

@@ -1,0 +1,227 @@
+"""`iaemu train`, `evaluate`, `calibrate-error` and `calibrate-scale` through the installed console script."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from tests.emulators.ia.synthetic import write_dataset
+
+IAEMU = Path(sys.executable).parent / "iaemu"
+
+
+def iaemu(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(IAEMU), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def assert_one_line_exit_2(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("cli")
+    done = np.ones(150, bool)
+    done[[0, 1, 2]] = False
+    mocks = write_dataset(folder / "mocks.h5", 150, 4, n_bins=6, seed=5, done=done)
+    with h5py.File(mocks, "r+") as h5:
+        omega = h5["omega"][()]
+        omega[10, 2, 4] = np.nan
+        h5["omega"][...] = omega
+    refused = iaemu("train", mocks, "--out", folder / "emu", "--epochs", "3", "--quiet")
+    assert_one_line_exit_2(refused, "mocks.h5", "NaN", "--drop-nan")
+    assert not (folder / "emu").exists()
+    result = iaemu(
+        "train",
+        mocks,
+        "--out",
+        folder / "emu",
+        "--ensemble",
+        "2",
+        "--epochs",
+        "4",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--drop-nan",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    return mocks, folder / "emu"
+
+
+def test_train_writes_the_artifact(trained: tuple[Path, Path]) -> None:
+    mocks, emu = trained
+    doc = json.loads((emu / "emulator.json").read_text())
+    assert doc["param_names"] == ["a", "b", "c"] and doc["prior"] == {"lo": [-1.0] * 3, "hi": [1.0] * 3}
+    assert doc["statistics"] == ["xi", "omega", "eta"] and len(doc["r"]) == 6 and len(doc["r_edges"]) == 7
+    assert doc["ensemble"]["size"] == 2 and doc["variance"]["n_realisations"] == 4
+    data = doc["training"]["data"]
+    assert data["sha256"] == hashlib.sha256(mocks.read_bytes()).hexdigest()
+    assert data["excluded"]["not_done"] == 3 and data["excluded"]["nan"] == 1 and data["rows_used"] == 146
+    split = doc["training"]["split"]
+    assert (
+        split["train"] + split["validation"] + split["test"] == 146
+        and len(split["test_rows"]) == split["test"]
+    )
+    assert set(doc["test_metrics"]) == {"xi", "omega", "eta"}
+    noise = doc["noise"]  # estimated on the training rows; the synthetic noise is independent across bins
+    corr = np.asarray(noise["correlation"])
+    assert noise["rows"] == split["train"] and corr.shape == (18, 18)
+    np.testing.assert_allclose(np.diag(corr), 1.0)
+    assert np.abs(corr[~np.eye(18, dtype=bool)]).mean() < 0.1
+    weights = load_file(emu / "weights.safetensors")
+    assert {"member0.encoder.0.weight", "member1.encoder.0.weight"} <= set(weights)
+    assert not any(k.startswith("member2.") for k in weights)
+    assert not emu.with_name("emu.checkpoints").exists()
+
+
+def test_evaluate_on_the_held_out_rows_and_on_another_file(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    mocks, emu = trained
+    result = iaemu("evaluate", emu, mocks, "--out", tmp_path / "report", "--drop-nan")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    doc = json.loads((emu / "emulator.json").read_text())
+    assert metrics["rows"] == doc["training"]["split"]["test"] and "held-out" in metrics["rows_used"]
+    for name in ("xi", "omega", "eta"):
+        m = metrics["summary"][name]
+        assert 0 <= m["coverage_68"] <= m["coverage_95"] <= 1
+        assert len(metrics["per_bin"][name]["coverage_68"]) == 6
+    assert set(metrics["summary"]["xi"]["abs_err_over_xi"]) == {"p50", "p68", "p95", "p99"}
+    assert "abs_err_over_sigma_sim" in metrics["summary"]["eta"]
+    for png in ("predicted_vs_true.png", "error_per_bin.png", "zscores.png"):
+        assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
+    other = write_dataset(tmp_path / "other.h5", 40, 4, n_bins=6, seed=9)
+    result = iaemu("evaluate", emu, other, "--out", tmp_path / "report2")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "report2" / "metrics.json").read_text())["rows"] == 40
+
+
+def test_calibrate_error_writes_the_entry_and_the_likelihood_uses_it(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from inference.ia.emulator_jax import load_jax_emulator
+
+    mocks, trained_emu = trained
+    emu = tmp_path / "emu"
+    shutil.copytree(trained_emu, emu)
+    before = load_jax_emulator(emu)
+    assert before.error_covariance is None and before.digest() == before.sha256
+    assert_one_line_exit_2(iaemu("calibrate-error", emu, mocks), "mocks.h5", "training file")
+    other_bins = write_dataset(tmp_path / "bins.h5", 10, 4, n_bins=5)
+    assert_one_line_exit_2(iaemu("calibrate-error", emu, other_bins), "bins.h5", "/r_edges")
+    assert load_jax_emulator(emu).error_covariance is None  # nothing written by the refusals
+    other = write_dataset(tmp_path / "other.h5", 60, 4, n_bins=6, seed=11)
+    result = iaemu("calibrate-error", emu, other)
+    assert result.returncode == 0, result.stderr
+    assert "emulator error on 60 independent rows" in result.stdout
+    after = load_jax_emulator(emu)
+    entry = after.doc["emulator_error"]
+    assert entry["rows"] == 60 and entry["mocks_sha256"] == hashlib.sha256(other.read_bytes()).hexdigest()
+    err = after.error_covariance
+    assert err.shape == (18, 18) and np.linalg.eigvalsh(err).min() > -1e-4
+    assert after.sha256 == before.sha256 and after.digest() != before.digest()  # same weights, new key
+
+
+def test_evaluate_refuses_other_bins(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    _, emu = trained
+    other = write_dataset(tmp_path / "other.h5", 10, 4, n_bins=5)
+    assert_one_line_exit_2(iaemu("evaluate", emu, other, "--out", tmp_path / "r"), "/r:", "differ")
+    assert_one_line_exit_2(
+        iaemu("evaluate", tmp_path, other, "--out", tmp_path / "r"), "emulator.json missing"
+    )
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_datasets_exit_2(tmp_path: Path) -> None:
+    missing = write_dataset(tmp_path / "missing.h5", 10, 4, drop=("omega",))
+    assert_one_line_exit_2(iaemu("train", missing, "--out", tmp_path / "e"), "missing.h5", "/omega: missing")
+    shapes = write_dataset(tmp_path / "shapes.h5", 10, 4)
+    with h5py.File(shapes, "r+") as h5:
+        del h5["eta"]
+        h5["eta"] = np.zeros((10, 4, 7))
+    assert_one_line_exit_2(iaemu("train", shapes, "--out", tmp_path / "e"), "/eta: expected shape (10, R, 8)")
+    assert_one_line_exit_2(
+        iaemu("train", shapes, "--out", tmp_path / "e", "--epochs", "2", "--bogus"),
+        "No such option: --bogus",
+    )
+    fine = write_dataset(tmp_path / "fine.h5", 10, 4)
+    assert_one_line_exit_2(
+        iaemu("train", fine, "--out", tmp_path / "e", "--error-mocks", tmp_path / "absent.h5"),
+        "--error-mocks", "absent.h5", "no such mock file",
+    )
+    assert not (tmp_path / "e").exists()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the refusal without a GPU")
+def test_cuda_without_a_gpu_exits_2(tmp_path: Path) -> None:
+    mocks = write_dataset(tmp_path / "m.h5", 20, 4)
+    assert_one_line_exit_2(
+        iaemu("train", mocks, "--out", tmp_path / "e", "--device", "cuda"), "no CUDA device"
+    )
+
+
+def _validation_dir(folder: Path, digest: str, mocks_sha: str, u: np.ndarray) -> Path:
+    """An `iaemu validate` output as calibrate-scale reads it: coverage.json's run block, injections.csv."""
+    folder.mkdir()
+    run = {"emulator_digest": digest, "held_out_sha256": mocks_sha, "n_injections": len(u)}
+    (folder / "coverage.json").write_text(json.dumps({"run": run}))
+    lines = [",".join(["row"] + [f"p{i}_u" for i in range(u.shape[1])])]
+    lines += [",".join([str(j)] + [f"{v:.6f}" for v in row]) for j, row in enumerate(u)]
+    (folder / "injections.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_calibrate_scale_writes_kappa_once_and_the_emulator_loads_it(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """κ measured from a validation of the artifact as it is (posteriors √2 too narrow: κ ≈ 2) is written
+    into the emulator-error entry; the digest then changes, so the same validation is refused; a validation
+    of another artifact state, one on the training file, and an artifact without an error entry each give
+    one line and exit 2 and write nothing."""
+    import shutil
+
+    from scipy.stats import norm
+
+    from inference.ia.emulator_jax import load_jax_emulator
+
+    mocks, trained_emu = trained
+    emu = tmp_path / "emu"
+    shutil.copytree(trained_emu, emu)
+    u = norm.cdf(np.sqrt(2.0) * np.random.default_rng(8).standard_normal((4000, 3)))
+    sha = hashlib.sha256
+    bare = _validation_dir(tmp_path / "bare", load_jax_emulator(emu).digest(), "x", u)
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, bare), "no emulator_error entry")
+    other = write_dataset(tmp_path / "other.h5", 60, 4, n_bins=6, seed=11)
+    assert iaemu("calibrate-error", emu, other).returncode == 0
+    digest, other_sha = load_jax_emulator(emu).digest(), sha(other.read_bytes()).hexdigest()
+    stale = _validation_dir(tmp_path / "stale", load_jax_emulator(trained_emu).digest(), other_sha, u)
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, stale), "run.emulator_digest")
+    training = _validation_dir(tmp_path / "training", digest, sha(mocks.read_bytes()).hexdigest(), u)
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, training), "training file")
+    assert load_jax_emulator(emu).covariance_scale == 1.0  # nothing written by the refusals
+    good = _validation_dir(tmp_path / "good", digest, other_sha, u)
+    result = iaemu("calibrate-scale", emu, good)
+    assert result.returncode == 0, result.stderr
+    after = load_jax_emulator(emu)
+    assert after.covariance_scale == pytest.approx(2.0, rel=0.05)
+    assert after.doc["emulator_error"]["covariance_scale"]["injections"] == 4000
+    assert after.digest() != digest
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, good), "run.emulator_digest")
