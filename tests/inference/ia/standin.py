@@ -1,6 +1,6 @@
 """An analytic stand-in for the emulator: statistics linear in the parameters, known Gaussian posterior.
 
-It has the interface of :class:`inference.ia.likelihood.Emulator`, so it plugs into the same likelihood,
+It has the interface of :class:`emulators.ia.interface.Emulator`, so it plugs into the same likelihood,
 samplers and validation as the JAX port of a trained emulator.
 """
 
