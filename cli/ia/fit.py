@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -154,19 +155,34 @@ def fit(
         bool,
         typer.Option(
             "--interpolate",
-            help="Interpolate the emulator onto the observation's radii when the bins differ.",
+            help="Interpolate the emulator onto the observation's radii when the bins differ and are not "
+            "unions of the emulator's (those are rebinned exactly, with no flag).",
         ),
     ] = False,
+    r_range: Annotated[
+        tuple[float, float] | None,
+        typer.Option("--r-range", help="RMIN RMAX (Mpc/h): fit only the observation's bins inside."),
+    ] = None,
+    covariance_correction: Annotated[
+        str,
+        typer.Option(
+            "--covariance-correction",
+            help="For a jackknife covariance (observation import --jackknife N): hartlap (the inverse "
+            "times (N-K-2)/(N-1)), sellentin-heavens (a t-distribution) or none.",
+        ),
+    ] = "hartlap",
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
     """Fit an observation (e.g. an IllustrisTNG measurement, --tng data.h5) with NUTS or emcee."""
     from emulators.ia.default_emulator import default_emulator_path
     from inference.ia.fit import FitSettings, Sampler, Start, fit_observation, report
-    from inference.ia.likelihood import XiSpace
+    from inference.ia.goodness import warning
+    from inference.ia.likelihood import CovarianceCorrection, XiSpace
 
     for value, choices, flag in ((sampler, Sampler, "--sampler"), (start, Start, "--start"),
-                                 (xi_space, XiSpace, "--xi-space")):
+                                 (xi_space, XiSpace, "--xi-space"),
+                                 (covariance_correction, CovarianceCorrection, "--covariance-correction")):
         check_choice(value, choices, flag)
     _check_shared_choices(chain_method, emulator_variance, emulator_covariance)
 
@@ -183,6 +199,8 @@ def fit(
         fix=fixed,
         bounds=bounds,
         interpolate=interpolate,
+        r_range=r_range,
+        covariance_correction=covariance_correction,
         sampler=sampler,
         walkers=walkers,
         start=start,
@@ -191,6 +209,9 @@ def fit(
     summary = fit_observation(emulator or default_emulator_path(), tng, out, settings, quiet=quiet)
     print(report(summary))
     print(f"wrote {out}")
+    alarm = warning(summary["goodness_of_fit"])
+    if alarm:
+        print(alarm, file=sys.stderr)
 
 
 @user_errors

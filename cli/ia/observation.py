@@ -18,11 +18,13 @@ app = typer.Typer(
 @user_errors
 def import_tables(
     out: Annotated[Path, typer.Option("--out", help="Observation file to write (HDF5).")],
-    xi: Annotated[Path | None, typer.Option("--xi", help="Table with the header line 'r xi err'.")] = None,
-    omega: Annotated[
-        Path | None, typer.Option("--omega", help="Table with the header line 'r ed err'.")
-    ] = None,
-    eta: Annotated[Path | None, typer.Option("--eta", help="Table with the header line 'r ee err'.")] = None,
+    xi: Annotated[Path | None, typer.Option(
+        "--xi", help="Table with the header line 'r xi err', or a data vector (.npy; with --r-edges).",
+    )] = None,
+    omega: Annotated[Path | None, typer.Option(
+        "--omega", help="Table with the header line 'r ed err', or a data vector (.npy).")] = None,
+    eta: Annotated[Path | None, typer.Option(
+        "--eta", help="Table with the header line 'r ee err', or a data vector (.npy).")] = None,
     cov: Annotated[
         list[str] | None,
         typer.Option(
@@ -32,14 +34,21 @@ def import_tables(
             "or named: omega=FILE.npy).",
         ),
     ] = None,
+    r_edges: Annotated[str | None, typer.Option(
+        "--r-edges", help="Bin edges (Mpc/h): EDGES.npy or comma-separated numbers; needed with .npy "
+        "vectors, and lets a fit rebin the emulator exactly.")] = None,
+    jackknife: Annotated[int | None, typer.Option(
+        "--jackknife", help="The covariance is a jackknife estimate from N sub-volumes (recorded for the "
+        "fit's Hartlap or Sellentin-Heavens correction).")] = None,
     source: Annotated[str | None, typer.Option("--source", help="Recorded as the file's 'source'.")] = None,
     sample: Annotated[str | None, typer.Option("--sample", help="Recorded as the file's 'sample'.")] = None,
     redshift: Annotated[
         float | None, typer.Option("--redshift", help="Recorded as the file's 'redshift'.")
     ] = None,
 ) -> None:
-    """Build an observation HDF5 file from whitespace-separated tables (r xi err, r ed err, r ee err)."""
-    from inference.ia.observations import import_tables as build
+    """Build an observation HDF5 file from tables (r xi err, r ed err, r ee err) or .npy data vectors."""
+    from inference.ia.observation_import import import_tables as build
+    from inference.ia.observation_import import parse_edges
 
     tables = {k: v for k, v in (("xi", xi), ("omega", omega), ("eta", eta)) if v is not None}
     attrs = {
@@ -47,8 +56,10 @@ def import_tables(
         for k, v in (("source", source), ("sample", sample), ("redshift", redshift))
         if v is not None
     }
-    obs = build(tables, cov, out=out, attrs=attrs)
-    print(f"wrote {out}: {', '.join(obs.statistics)} in {obs.r.size} bins, covariance {obs.cov.shape}")
+    edges = None if r_edges is None else parse_edges(r_edges)
+    obs = build(tables, cov, out=out, attrs=attrs, r_edges=edges, jackknife=jackknife)
+    print(f"wrote {out}: {', '.join(obs.statistics)} in {obs.r.size} bins, covariance {obs.cov.shape}"
+          + (f" from {jackknife} jackknife sub-volumes" if jackknife else ""))
 
 
 @app.command("from-mock")

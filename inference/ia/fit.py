@@ -21,14 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
 from common.errors import check_choice
 from inference.ia.likelihood import (
     DEFAULT_EMULATOR_COVARIANCE,
     DEFAULT_VARIANCE,
+    CovarianceCorrection,
     EmulatorCovariance,
     EmulatorVariance,
     IALikelihood,
@@ -55,6 +54,8 @@ class FitSettings(IANutsSettings):
     fix: dict[str, float] = field(default_factory=dict)
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     interpolate: bool = False
+    r_range: tuple[float, float] | None = None  # Mpc/h: fit only the observation's bins inside it
+    covariance_correction: CovarianceCorrection = "hartlap"  # for a jackknife data covariance
     sampler: Sampler = "nuts"
     walkers: int = 32
     start: Start = "mode"  # "mode": chains start at the best point of a multi-start search; "prior": random
@@ -69,6 +70,7 @@ class FitSettings(IANutsSettings):
         check_choice(self.emulator_covariance, EmulatorCovariance, "emulator_covariance")
         check_choice(self.sampler, Sampler, "sampler")
         check_choice(self.start, Start, "start")
+        check_choice(self.covariance_correction, CovarianceCorrection, "covariance_correction")
 
 
 def start_point(like: IALikelihood, settings: FitSettings) -> dict[str, float] | None:
@@ -114,59 +116,6 @@ def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool =
     )
 
 
-def posterior_predictive(
-    like: IALikelihood, result: SamplerResult, n_draws: int = 200, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model vectors and emulator variances (n_draws, K) at posterior draws, in the likelihood's space."""
-    flat = np.stack([np.asarray(result.samples[n]).reshape(-1) for n in like.space.free], axis=1)
-    pick = np.random.default_rng(seed).choice(len(flat), size=min(n_draws, len(flat)), replace=False)
-    theta = like.space.full(jnp.asarray(flat[pick]))
-    mean, var = jax.jit(jax.vmap(like.model))(theta)
-    return np.asarray(mean), np.asarray(var)
-
-
-def ppc_writer(like: IALikelihood, result: SamplerResult, seed: int = 0):
-    """A writer of ppc.png: the data with 1σ error bars and the posterior's 68%/95% bands of the model."""
-
-    def write(path: Path) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        mean, _ = posterior_predictive(like, result, seed=seed)
-        r = like.r
-        nb = r.size
-        fig, axes = plt.subplots(1, len(like.stats), figsize=(4.2 * len(like.stats), 3.6), squeeze=False)
-        for j, (stat, ax) in enumerate(zip(like.stats, axes[0], strict=True)):
-            part = slice(j * nb, (j + 1) * nb)
-            lo95, lo68, med, hi68, hi95 = np.percentile(mean[:, part], [2.5, 16, 50, 84, 97.5], axis=0)
-            ax.fill_between(r, lo95, hi95, color="C0", alpha=0.2, label="posterior 95%")
-            ax.fill_between(r, lo68, hi68, color="C0", alpha=0.4, label="posterior 68%")
-            ax.plot(r, med, color="C0")
-            ax.errorbar(
-                r,
-                like.data[part],
-                yerr=np.sqrt(np.diag(like.cov)[part]),
-                fmt="o",
-                ms=3,
-                color="k",
-                label="data",
-            )
-            ax.set_xscale("log")
-            log_xi = stat == "xi" and like.xi_space == "log"
-            if stat == "xi" and not log_xi and np.all(like.data[part] > 0):
-                ax.set_yscale("log")
-            ax.set_xlabel("r [Mpc/h]")
-            ax.set_ylabel({"xi": "log ξ(r)" if log_xi else "ξ(r)", "omega": "ω(r)", "eta": "η(r)"}[stat])
-        axes[0][0].legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-
-    return write
-
-
 def write_fit(
     like: IALikelihood,
     result: SamplerResult,
@@ -175,7 +124,10 @@ def write_fit(
     observation_attrs: dict[str, str] | None = None,
     observation_hash: str = "",
 ) -> dict:
-    """Write posterior.nc, summary.json, corner.png, ppc.png into ``out`` atomically; return the summary."""
+    """Write posterior.nc, summary.json, corner.png, ppc.png into ``out`` atomically; return the summary
+    (with its goodness of fit, :mod:`inference.ia.goodness`)."""
+    from inference.ia.fit_plots import ppc_writer
+    from inference.ia.goodness import goodness_of_fit
     from inference.sampling.outputs import write_fit_directory
 
     extra = {
@@ -188,8 +140,12 @@ def write_fit(
             "statistics": list(like.stats),
             "xi_space": like.xi_space,
             "emulator_variance": like.emulator_variance,
-            "interpolated": like.mapping is not None,
+            "interpolated": like.mapping is not None and like.mapping.kind == "interpolate",
+            "bins": "the emulator's" if like.mapping is None else like.mapping.describe(),
+            "r": [float(r) for r in like.r],
+            "covariance_correction": like.correction,
         },
+        "goodness_of_fit": goodness_of_fit(like, result, seed=settings.seed),
         "emulator": like.emulator.name,
         "observation": dict(observation_attrs or {}),
         "fit_settings": {k: v for k, v in asdict(settings).items() if k not in ("fix", "bounds")},
@@ -234,15 +190,26 @@ def fit_observation(
         fix=settings.fix,
         bounds=settings.bounds,
         interpolate=settings.interpolate,
+        r_range=settings.r_range,
+        covariance_correction=settings.covariance_correction,
     )
     result = sample_posterior(like, settings, quiet=quiet)
     return write_fit(like, result, out, settings, observation.attrs, observation.digest())
 
 
 def report(summary: dict) -> str:
-    """The short table printed by ``iaemu fit`` (mean, sd, 68% interval, R-hat, ESS), plus fixed values."""
+    """The short table printed by ``iaemu fit`` (mean, sd, 68% interval, R-hat, ESS), the fixed values, how
+    the bins were mapped and the goodness of fit."""
+    from inference.ia.goodness import describe
     from inference.sampling.outputs import format_table
 
     fixed = summary.get("fixed") or {}
-    text = format_table(summary)
-    return text + ("\nfixed: " + ", ".join(f"{k}={v:g}" for k, v in fixed.items()) if fixed else "")
+    lines = [format_table(summary)]
+    if fixed:
+        lines.append("fixed: " + ", ".join(f"{k}={v:g}" for k, v in fixed.items()))
+    bins = summary.get("likelihood", {}).get("bins")
+    if bins and bins != "the emulator's":
+        lines.append(f"bins: {bins}")
+    if "goodness_of_fit" in summary:
+        lines.append(describe(summary["goodness_of_fit"]))
+    return "\n".join(lines)

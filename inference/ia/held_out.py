@@ -13,7 +13,8 @@ import numpy as np
 
 from common.errors import InputError
 from emulators.ia.interface import Emulator
-from inference.ia.observations import STATISTICS, describe_bins, same_bins
+from inference.ia.binning import describe_bins, same_bins
+from inference.ia.observations import STATISTICS
 
 
 @dataclass

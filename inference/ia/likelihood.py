@@ -57,7 +57,8 @@ import numpy as np
 
 from common.errors import InputError, check_choice
 from emulators.ia.interface import Emulator
-from inference.ia.observations import Observation, bin_mapping
+from inference.ia.binning import BinMap, bin_mapping
+from inference.ia.observations import Observation
 from inference.ia.parameter_space import ParameterSpace, parameter_space
 
 EmulatorVariance = Literal["none", "aleatoric", "epistemic", "both"]  # what the covariance adds
@@ -65,10 +66,11 @@ XiSpace = Literal["linear", "log"]  # ξ fitted as it is or as log ξ
 EmulatorCovariance = Literal["varying", "fixed"]  # follows the parameters, or held at the mode
 DEFAULT_VARIANCE: EmulatorVariance = "epistemic"
 DEFAULT_EMULATOR_COVARIANCE: EmulatorCovariance = "fixed"
+CovarianceCorrection = Literal["hartlap", "sellentin-heavens", "none"]  # for a jackknife data covariance
 
 
-def gaussian_loglike(residual: jax.Array, cov: jax.Array) -> jax.Array:
-    """log N(residual | 0, cov) for a (K,) residual and a (K, K) covariance, log-determinant included.
+def chi2_logdet(residual: jax.Array, cov: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``residual^T cov^-1 residual`` and ``log det cov`` for a (K,) residual and a (K, K) covariance.
 
     The covariance is scaled to unit diagonal before its Cholesky factor is taken, so that float32 copes
     with statistics whose variances span many decades (ξ at 0.1 and at 15 Mpc/h).
@@ -76,8 +78,16 @@ def gaussian_loglike(residual: jax.Array, cov: jax.Array) -> jax.Array:
     sd = jnp.sqrt(jnp.diag(cov))
     chol = jnp.linalg.cholesky(cov / jnp.outer(sd, sd))
     z = jax.scipy.linalg.solve_triangular(chol, residual / sd, lower=True)
-    logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(chol))) + 2.0 * jnp.sum(jnp.log(sd))
-    return -0.5 * (z @ z + logdet + residual.size * jnp.log(2.0 * jnp.pi))
+    return z @ z, 2.0 * jnp.sum(jnp.log(jnp.diag(chol))) + 2.0 * jnp.sum(jnp.log(sd))
+
+
+def covariance_loglike(chi2: jax.Array, logdet: jax.Array, k: int, jackknife_t: int | None) -> jax.Array:
+    """The log-likelihood from χ² and log det Σ of K data points: Gaussian, or, with ``jackknife_t`` = N
+    sub-volumes behind the data covariance, Sellentin & Heavens (2016)'s t-distribution
+    ``-N/2 log(1 + χ²/(N-1)) - 1/2 log det Σ`` (up to a constant)."""
+    if jackknife_t is None:
+        return -0.5 * (chi2 + logdet + k * jnp.log(2.0 * jnp.pi))
+    return -0.5 * jackknife_t * jnp.log1p(chi2 / (jackknife_t - 1)) - 0.5 * logdet
 
 
 def _finite_or_minus_inf(ll: jax.Array) -> jax.Array:
@@ -94,9 +104,11 @@ class IALikelihood:
     r: np.ndarray  # (B,) the observation's radii, Mpc/h
     data: np.ndarray  # (K,) in the likelihood's space
     cov: np.ndarray  # (K, K) data covariance in the likelihood's space
-    mapping: np.ndarray | None  # (B_obs, B_emu) interpolation, None when the bins agree
+    mapping: BinMap | None  # emulator bins -> observation bins (rebin or interpolate); None when equal
     xi_space: XiSpace
     emulator_variance: EmulatorVariance
+    jackknife_t: int | None = None  # Sellentin-Heavens: sub-volumes behind the data covariance
+    correction: dict | None = None  # how the data covariance was corrected (recorded in summary.json)
 
     @property
     def diagonal(self) -> bool:
@@ -137,11 +149,13 @@ class IALikelihood:
         """Per chosen statistic: model (B_obs,), the linear map J (B_obs, B_emu) from emulator bins to the
         likelihood's space (bin mapping, then 1/ξ̄ in log space), aleatoric and epistemic variance (B_emu,)."""
         pred = self.emulator.predict(theta_full)
+        names = self.emulator.statistics
+        xi_fine = pred.mean[names.index("xi")] if "xi" in names else None  # weights ω, η when rebinning
         blocks = []
         for s in self.stats:
             i = self.emulator.statistics.index(s)
             m = pred.mean[i]
-            jac = jnp.eye(m.size) if self.mapping is None else jnp.asarray(self.mapping)
+            jac = jnp.eye(m.size) if self.mapping is None else self.mapping.weights(s, xi_fine)
             m = jac @ m
             if s == "xi" and self.xi_space == "log":
                 m, jac = jnp.log(m), jac / m[:, None]
@@ -220,7 +234,8 @@ class IALikelihood:
         )
         if self._correlated:
             mean, emu_cov = self.model_covariance(theta_full)
-            return _finite_or_minus_inf(gaussian_loglike(data - mean, cov + emu_cov))
+            chi2, logdet = chi2_logdet(data - mean, cov + emu_cov)
+            return _finite_or_minus_inf(covariance_loglike(chi2, logdet, mean.size, self.jackknife_t))
         if self.emulator_variance == "none":  # Σ does not follow θ: the mean alone, no gradient through Σ
             mean = jnp.concatenate([block[0] for block in self._blocks(theta_full)])
             total = cov
@@ -229,10 +244,10 @@ class IALikelihood:
             total = cov + jnp.diag(var)
         if self.diagonal:  # elementwise: exact, and ~3x cheaper per gradient than through a Cholesky factor
             sigma2 = jnp.diag(total)
-            ll = -0.5 * jnp.sum((data - mean) ** 2 / sigma2 + jnp.log(2.0 * jnp.pi * sigma2))
+            chi2, logdet = jnp.sum((data - mean) ** 2 / sigma2), jnp.sum(jnp.log(sigma2))
         else:
-            ll = gaussian_loglike(data - mean, total)
-        return _finite_or_minus_inf(ll)
+            chi2, logdet = chi2_logdet(data - mean, total)
+        return _finite_or_minus_inf(covariance_loglike(chi2, logdet, mean.size, self.jackknife_t))
 
     def log_density(self, theta_free: jax.Array) -> jax.Array:
         """Log posterior density of the free parameters (physical units); -inf outside the prior box."""
@@ -273,11 +288,23 @@ def build_likelihood(
     fix: dict[str, float] | None = None,
     bounds: dict[str, tuple[float, float]] | None = None,
     interpolate: bool = False,
+    r_range: tuple[float, float] | None = None,
+    covariance_correction: CovarianceCorrection = "hartlap",
 ) -> IALikelihood:
-    """Check the observation against the emulator (statistics, bins) and build the likelihood."""
+    """Check the observation against the emulator (statistics, bins) and build the likelihood.
+
+    ``r_range`` (Mpc/h) keeps the observation's bins inside it. When the observation's covariance is a
+    jackknife estimate from N sub-volumes (``observation.jackknife``), ``covariance_correction`` debiases its
+    inverse for the K data points fitted: ``hartlap`` divides the covariance by (N − K − 2)/(N − 1)
+    (Hartlap et al. 2007); ``sellentin-heavens`` replaces the Gaussian by their t-distribution (2016);
+    ``none`` uses it as it is.
+    """
     check_choice(xi_space, XiSpace, "xi_space")
     check_choice(emulator_variance, EmulatorVariance, "emulator_variance")
+    check_choice(covariance_correction, CovarianceCorrection, "covariance_correction")
     obs = observation.select(tuple(stats) if stats else observation.statistics)
+    if r_range is not None:
+        obs = obs.select_range(*r_range)
     absent = [s for s in obs.statistics if s not in emulator.statistics]
     if absent:
         raise InputError(
@@ -300,6 +327,22 @@ def build_likelihood(
         scale[: xi.size] = xi  # xi comes first in the concatenation
         data = np.concatenate([np.log(xi), data[xi.size :]])
         cov = cov / np.outer(scale, scale)
+    cov, jackknife_t, correction = _correct_covariance(cov, obs, covariance_correction)
     return IALikelihood(
-        emulator, space, obs.statistics, obs.r, data, cov, mapping, xi_space, emulator_variance
+        emulator, space, obs.statistics, obs.r, data, cov, mapping, xi_space, emulator_variance,
+        jackknife_t, correction,
     )
+
+
+def _correct_covariance(
+    cov: np.ndarray, obs: Observation, kind: CovarianceCorrection
+) -> tuple[np.ndarray, int | None, dict | None]:
+    """(covariance, Sellentin-Heavens N or None, the record) for a jackknife data covariance
+    (:func:`build_likelihood`); N > K + 2 holds for the whole observation, so for any part of it."""
+    n, k = obs.jackknife, cov.shape[0]
+    if n is None or kind == "none":
+        return cov, None, None if n is None else {"kind": "none", "jackknife": n}
+    if kind == "sellentin-heavens":
+        return cov, n, {"kind": kind, "jackknife": n}
+    factor = (n - k - 2) / (n - 1)
+    return cov / factor, None, {"kind": kind, "jackknife": n, "factor": factor}

@@ -5,18 +5,22 @@ Usage::
 
     obs = read_observation("data.h5")                 # checks bins, shapes, finiteness, covariance
     obs = obs.select(("xi", "omega"))                  # InputError when a statistic is missing
-    W = bin_mapping(obs, emu_r, emu_r_edges, interpolate=False)   # None when the bins agree
+    obs = obs.select_range(0.1, 14.0)                  # the bins inside 0.1..14 Mpc/h, covariance sub-block
 
 Layout: ``/r`` (B,) comoving Mpc/h, optional ``/r_edges`` (B+1,); ``/xi /omega /eta`` (B,) any non-empty
 subset (dimensionless); the covariance as ``/cov`` (K, K) over the present statistics concatenated in the
 order xi, omega, eta, or ``/cov_xi`` ... (B, B) per statistic, or ``/err_xi`` ... (B,) standard deviations.
-Root attributes ``source``, ``sample``, ``redshift`` are optional and echoed into a fit's outputs.
+Root attributes ``source``, ``sample``, ``redshift`` are optional and echoed into a fit's outputs;
+``jackknife`` (an integer) says the covariance was estimated from that many jackknife sub-volumes, so that a
+fit can correct its inverse (:mod:`inference.ia.likelihood`). How the emulator's bins map onto these:
+:mod:`inference.ia.binning`; building the file from tables or ``.npy`` vectors:
+:mod:`inference.ia.observation_import`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import h5py
@@ -26,9 +30,9 @@ from scipy.linalg import block_diag
 from catalogs.mocks.correlations import STATISTICS
 from common.atomic import atomic_file
 from common.errors import InputError
+from inference.ia.binning import describe_bins, outside
 
 ATTRS = ("source", "sample", "redshift")
-BIN_RTOL = 1e-3  # tables print r with 4-5 significant digits
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Observation:
     r_edges: np.ndarray | None = None
     attrs: dict[str, str] = field(default_factory=dict)
     name: str = "<observation>"
+    jackknife: int | None = None  # sub-volumes behind a jackknife covariance; None: not a jackknife estimate
 
     def __post_init__(self) -> None:
         _check(self)
@@ -68,13 +73,29 @@ class Observation:
         keep = [s for s in self.statistics if s in stats]
         nb = len(self.r)
         idx = np.concatenate([np.arange(nb) + nb * self.statistics.index(s) for s in keep])
-        return Observation(
-            self.r,
-            {s: self.values[s] for s in keep},
-            self.cov[np.ix_(idx, idx)],
-            self.r_edges,
-            self.attrs,
-            self.name,
+        return replace(self, values={s: self.values[s] for s in keep}, cov=self.cov[np.ix_(idx, idx)])
+
+    def select_range(self, r_min: float, r_max: float) -> Observation:
+        """The bins inside [r_min, r_max] Mpc/h (by their edges when known, else their centres) with the
+        covariance's sub-block; InputError when none is."""
+        dropped = outside(self.r, self.r_edges, r_min, r_max)
+        keep = np.array([i for i in range(self.r.size) if i not in dropped], dtype=int)
+        if not r_min < r_max or keep.size == 0:
+            raise InputError(
+                f"{self.name}: /r: the range {r_min:g}..{r_max:g} Mpc/h selects no bin of "
+                f"{describe_bins(self.r, self.r_edges)}"
+            )
+        nb = self.r.size
+        idx = np.concatenate([keep + nb * k for k in range(len(self.statistics))])
+        edges = None if self.r_edges is None else np.append(self.r_edges[keep], self.r_edges[keep[-1] + 1])
+        if edges is not None and np.any(np.diff(keep) != 1):
+            raise InputError(f"{self.name}: /r: {r_min:g}..{r_max:g} Mpc/h must select adjacent bins")
+        return replace(
+            self,
+            r=self.r[keep],
+            values={s: v[keep] for s, v in self.values.items()},
+            cov=self.cov[np.ix_(idx, idx)],
+            r_edges=edges,
         )
 
     def digest(self) -> str:
@@ -99,6 +120,12 @@ def _check(obs: Observation) -> None:
             raise InputError(f"{name}: /r: every centre must lie inside its bin of /r_edges")
     if not obs.values:
         raise InputError(f"{name}: expected at least one of /xi, /omega, /eta")
+    points = r.size * len(obs.values)
+    if obs.jackknife is not None and not obs.jackknife > points + 2:
+        raise InputError(
+            f"{name}: jackknife: {obs.jackknife} sub-volumes for {points} data points; an inverse covariance "
+            f"needs more than {points + 2} (Hartlap et al. 2007)"
+        )
     for s, v in obs.values.items():
         if s not in STATISTICS:
             raise InputError(f"{name}: /{s}: unknown statistic (expected xi, omega or eta)")
@@ -137,9 +164,18 @@ def read_observation(path: str | Path) -> Observation:
             stats = [s for s in STATISTICS if s in values]
             cov = _read_cov(f, path, stats, r.size)
             attrs = {a: str(f.attrs[a]) for a in ATTRS if a in f.attrs}
+            jackknife = _jackknife(f.attrs.get("jackknife"), path)
     except OSError as err:
         raise InputError(f"{path}: not a readable HDF5 file ({err})") from None
-    return Observation(r, values, cov, edges, attrs, str(path))
+    return Observation(r, values, cov, edges, attrs, str(path), jackknife)
+
+
+def _jackknife(value: object, path: Path) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InputError(f"{path}: jackknife: expected an integer number of sub-volumes, got {value!r}")
+    return int(value)
 
 
 def _read_cov(f: h5py.File, path: Path, stats: list[str], nb: int) -> np.ndarray:
@@ -174,164 +210,6 @@ def write_observation(obs: Observation, path: str | Path) -> Path:
         f["cov"] = obs.cov
         for key, value in obs.attrs.items():
             f.attrs[key] = value
+        if obs.jackknife is not None:
+            f.attrs["jackknife"] = obs.jackknife
     return path
-
-
-def describe_bins(r: np.ndarray, edges: np.ndarray | None = None) -> str:
-    """A one-phrase description of a binning, e.g. ``20 bins, r = 0.1127..14.15 Mpc/h``."""
-    text = f"{len(r)} bins, r = {r[0]:.4g}..{r[-1]:.4g} Mpc/h"
-    return text + (f" (edges {edges[0]:.4g}..{edges[-1]:.4g})" if edges is not None else "")
-
-
-def same_bins(
-    r_a: np.ndarray, edges_a: np.ndarray | None, r_b: np.ndarray, edges_b: np.ndarray | None
-) -> bool:
-    """True when two binnings agree to :data:`BIN_RTOL` (centres, and edges where both have them)."""
-    if r_a.shape != r_b.shape or not np.allclose(r_a, r_b, rtol=BIN_RTOL, atol=0.0):
-        return False
-    return (
-        edges_a is None
-        or edges_b is None
-        or (edges_a.shape == edges_b.shape and np.allclose(edges_a, edges_b, rtol=BIN_RTOL, atol=0.0))
-    )
-
-
-def bin_mapping(
-    obs: Observation,
-    emu_r: np.ndarray,
-    emu_edges: np.ndarray | None,
-    *,
-    interpolate: bool,
-    emulator_name: str = "emulator",
-) -> np.ndarray | None:
-    """The (B_obs, B_emu) matrix taking an emulator prediction to the observation's radii, None when equal.
-
-    Bins that differ are refused (InputError naming both binnings) unless ``interpolate``: then the
-    prediction is interpolated linearly in log r, never extrapolated outside the emulator's radii.
-    """
-    if same_bins(obs.r, obs.r_edges, emu_r, emu_edges):
-        return None
-    both = (
-        f"{obs.name} has {describe_bins(obs.r, obs.r_edges)}; "
-        f"{emulator_name} has {describe_bins(emu_r, emu_edges)}"
-    )
-    if not interpolate:
-        raise InputError(
-            f"{obs.name}: /r: bins differ from the emulator's: {both} (use --interpolate to "
-            "interpolate the emulator onto the observation's radii)"
-        )
-    if obs.r[0] < emu_r[0] * (1 - BIN_RTOL) or obs.r[-1] > emu_r[-1] * (1 + BIN_RTOL):
-        raise InputError(f"{obs.name}: /r: outside the emulator's radii, no extrapolation: {both}")
-    log_emu = np.log(emu_r)
-    log_obs = np.clip(np.log(obs.r), log_emu[0], log_emu[-1])
-    eye = np.eye(emu_r.size)
-    return np.stack([np.interp(log_obs, log_emu, eye[j]) for j in range(emu_r.size)], axis=1)
-
-
-TABLE_COLUMNS = {"xi": "xi", "omega": "ed", "eta": "ee"}  # header names in shared tables: ed = ω, ee = η
-
-
-def read_table(path: str | Path, stat: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read a table with header ``r <col> err`` (col xi, ed or ee): r (Mpc/h), value, err."""
-    path = Path(path)
-    try:
-        lines = [line.strip() for line in path.read_text().splitlines()]
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read the table ({err})") from None
-    lines = [line for line in lines if line]
-    expected = ["r", TABLE_COLUMNS[stat], "err"]
-    if not lines or [w.lower() for w in lines[0].lstrip("#").split()] != expected:
-        raise InputError(f"{path}: header: expected the line '{' '.join(expected)}'")
-    rows = [line.split() for line in lines[1:] if not line.startswith("#")]
-    try:
-        table = np.array([[float(x) for x in row] for row in rows if len(row) == 3], dtype=np.float64)
-    except ValueError:
-        raise InputError(f"{path}: expected numbers in every row") from None
-    if len(table) != len(rows) or len(rows) == 0:
-        raise InputError(f"{path}: expected rows of 3 numbers (r {TABLE_COLUMNS[stat]} err)")
-    if not np.all(np.isfinite(table)):
-        raise InputError(f"{path}: contains NaN or infinite values")
-    if np.any(table[:, 2] <= 0):
-        raise InputError(f"{path}: err: expected positive standard deviations")
-    return table[:, 0], table[:, 1], table[:, 2]
-
-
-def import_tables(
-    tables: dict[str, str | Path],
-    covs: list[str] | None = None,
-    *,
-    out: str | Path,
-    attrs: dict[str, str] | None = None,
-) -> Observation:
-    """Build an observation from text tables (``tables[stat] = path``) and write it atomically to ``out``.
-
-    ``covs``: none (diagonal covariance from the err columns); one ``FILE.npy`` of shape (K, K) for all
-    statistics (order xi, omega, eta); or one per statistic, ``FILE.npy`` in the order xi, omega, eta of the
-    tables given or ``stat=FILE.npy``, each (B, B), the err column used for any statistic without one. Where
-    a covariance is given, its diagonal must agree with err² (within 5% in err) to catch swapped files.
-    """
-    stats = [s for s in STATISTICS if s in tables]
-    if not stats:
-        raise InputError("observation import: expected at least one table (--xi, --omega, --eta)")
-    r, values, errs = None, {}, {}
-    for s in stats:
-        r_s, values[s], errs[s] = read_table(tables[s], s)
-        if r is None:
-            r, first = r_s, tables[s]
-        elif r_s.shape != r.shape or not np.allclose(r_s, r, rtol=1e-6, atol=0.0):
-            raise InputError(
-                f"{tables[s]}: r: differs from {first}: {describe_bins(r_s)} vs {describe_bins(r)}"
-            )
-    blocks = _cov_blocks(stats, covs or [], r.size)
-    if "joint" in blocks:
-        cov = blocks["joint"]
-    else:
-        cov = block_diag(*[blocks.get(s, np.diag(errs[s] ** 2)) for s in stats])
-    nb = r.size
-    for i, s in enumerate(stats):
-        sd = np.sqrt(np.clip(np.diag(cov)[i * nb : (i + 1) * nb], 0, None))
-        if not np.allclose(sd, errs[s], rtol=0.05, atol=0.0):
-            raise InputError(
-                f"{tables[s]}: err: disagrees with the square root of the covariance's diagonal "
-                "(is the covariance file the right one for this statistic?)"
-            )
-    obs = Observation(r, values, cov, None, dict(attrs or {}), str(out))
-    write_observation(obs, out)
-    return obs
-
-
-def _cov_blocks(stats: list[str], covs: list[str], nb: int) -> dict[str, np.ndarray]:
-    if not covs:
-        return {}
-    named = [c.partition("=") for c in covs]
-    if any(sep for _, sep, _ in named) and not all(sep for _, sep, _ in named):
-        raise InputError("--cov: name every file (xi=FILE.npy) or none")
-    if len(covs) == 1 and not named[0][1]:
-        matrix = _load_npy(covs[0])
-        if matrix.shape == (nb * len(stats),) * 2:
-            return {"joint": matrix}
-    if named and named[0][1]:
-        pairs = [(s, p) for s, _, p in named]
-    elif len(covs) == len(stats):
-        pairs = list(zip(stats, covs, strict=True))
-    else:
-        k = nb * len(stats)
-        raise InputError(
-            f"--cov: expected one ({k}, {k}) file or one ({nb}, {nb}) file per table "
-            f"({','.join(stats)}), got {len(covs)} file(s)"
-        )
-    blocks = {}
-    for s, p in pairs:
-        if s not in stats:
-            raise InputError(f"--cov: {s}={p}: no table given for '{s}' (expected one of {','.join(stats)})")
-        blocks[s] = _load_npy(p)
-        if blocks[s].shape != (nb, nb):
-            raise InputError(f"{p}: expected shape ({nb}, {nb}) for {s}, got {blocks[s].shape}")
-    return blocks
-
-
-def _load_npy(path: str) -> np.ndarray:
-    try:
-        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path}: not a readable .npy array ({err})") from None

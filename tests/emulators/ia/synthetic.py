@@ -59,10 +59,12 @@ def write_dataset(
     done: np.ndarray | None = None,
     drop: tuple[str, ...] = (),
     params: np.ndarray | None = None,
+    edges: np.ndarray | None = None,
 ) -> Path:
-    """Write a dataset of ``n`` rows with ``n_real`` realisations; ``drop`` leaves named datasets out."""
+    """Write a dataset of ``n`` rows with ``n_real`` realisations; ``drop`` leaves named datasets out;
+    ``edges`` (Mpc/h) replace the default bins."""
     rng = np.random.default_rng(seed)
-    r, edges = bins(n_bins)
+    r, edges = bins(n_bins) if edges is None else (0.5 * (edges[1:] + edges[:-1]), edges)
     if params is None:
         params = rng.uniform(LO, HI, size=(n, 3))
     cube = realisations(params, r, n_real, rng)

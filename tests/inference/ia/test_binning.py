@@ -1,0 +1,101 @@
+"""Emulator bins onto an observation's: exact rebinning checked against pair counts, interpolation, ranges."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from catalogs.mocks.correlations import measure, r_centres
+from common.errors import InputError
+from inference.ia.binning import bin_mapping
+from inference.ia.likelihood import build_likelihood
+from inference.ia.observations import Observation
+from tests.inference.ia.standin import LinearGaussianEmulator
+
+FINE = np.logspace(-0.7, 0.9, 17)  # 16 fine bins, 0.2..7.9 Mpc/h
+COARSE = FINE[::4]  # 4 coarse bins, each the union of 4 fine ones
+R = r_centres(COARSE)
+
+
+def clustered_galaxies(n_clumps: int = 60, per_clump: int = 25, box: float = 40.0, seed: int = 1):
+    """Clumps of galaxies (so that ξ varies strongly with r) whose major axes point partly at their clump's
+    centre (so that ω and η are not zero), in a periodic box of side ``box`` Mpc/h."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, box, (n_clumps, 3))
+    offsets = rng.normal(scale=0.8, size=(n_clumps, per_clump, 3))
+    pos = (centres[:, None, :] + offsets).reshape(-1, 3) % box
+    radial = offsets.reshape(-1, 3) / np.linalg.norm(offsets.reshape(-1, 3), axis=1, keepdims=True)
+    axes = radial + 0.8 * rng.normal(size=radial.shape)
+    return pos, axes / np.linalg.norm(axes, axis=1, keepdims=True), box
+
+
+def test_rebinning_equals_counting_the_pairs_in_the_coarse_bins() -> None:
+    """halotools on the coarse bins gives what the pair-weighted average of its fine bins gives, for ξ (volume
+    weights) and for ω and η (pair weights V (1 + ξ)), to 1e-8."""
+    pos, axes, box = clustered_galaxies()
+    fine, coarse = measure(pos, axes, FINE, box), measure(pos, axes, COARSE, box)
+    assert fine["xi"][0] > 30 * np.abs(fine["xi"][-1]) and np.max(np.abs(fine["omega"])) > 1e-2
+    obs = Observation(R, {s: coarse[s] for s in coarse}, np.eye(12), COARSE, name="coarse.h5")
+    mapping = bin_mapping(obs, r_centres(FINE), FINE, interpolate=False)
+    assert mapping is not None and mapping.kind == "rebin"
+    for stat in ("xi", "omega", "eta"):
+        rebinned = np.asarray(mapping.weights(stat, fine["xi"]), dtype=np.float64) @ fine[stat]
+        np.testing.assert_allclose(rebinned, coarse[stat], rtol=1e-8, atol=1e-12)
+    volume_only = np.asarray(mapping.weights("xi"), dtype=np.float64) @ fine["omega"]
+    assert np.max(np.abs(volume_only - coarse["omega"])) > 1e-4  # the pair weights matter
+
+
+def test_the_likelihood_rebins_the_emulator_prediction() -> None:
+    """A stand-in emulator on the fine bins: the likelihood's model on the coarse bins is the rebinned one."""
+    fine_r = r_centres(FINE)
+    xi = 5.0 * fine_r**-1.8
+    omega = 0.05 * np.exp(-fine_r)
+    k = 2 * fine_r.size
+    emu = LinearGaussianEmulator(np.zeros((k, 1)), np.concatenate([xi, omega]), [-1.0], [1.0], fine_r,
+                                 np.ones(k), np.ones(k), statistics=("xi", "omega"))
+    emu.r_edges = FINE
+    obs = Observation(R, {"xi": np.zeros(4), "omega": np.zeros(4)}, np.eye(8), COARSE, name="coarse.h5")
+    like = build_likelihood(emu, obs, emulator_variance="none")
+    mean, _ = like.model(jnp.array([0.0]))
+    vol = FINE[1:] ** 3 - FINE[:-1] ** 3
+    groups = np.arange(16) // 4
+
+    def average(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        sums = [(np.sum((weights * values)[groups == g]), np.sum(weights[groups == g])) for g in range(4)]
+        return np.array([a / b for a, b in sums])
+
+    expect_xi, expect_omega = average(xi, vol), average(omega, vol * (1 + xi))
+    np.testing.assert_allclose(np.asarray(mean), np.concatenate([expect_xi, expect_omega]), rtol=1e-5)
+
+
+def test_bins_that_are_not_unions_need_interpolation_and_outside_bins_are_named() -> None:
+    shifted = COARSE * np.array([1.0, 1.05, 1.05, 1.05, 1.0])  # inner edges between fine edges
+    obs = Observation(r_centres(shifted), {"eta": np.zeros(4)}, np.eye(4), shifted, name="tng.h5")
+    fine_r = r_centres(FINE)
+    with pytest.raises(InputError, match="tng.h5: /r: bins differ from the emulator's.*--interpolate"):
+        bin_mapping(obs, fine_r, FINE, interpolate=False)
+    mapping = bin_mapping(obs, fine_r, FINE, interpolate=True)
+    assert mapping.kind == "interpolate"
+    np.testing.assert_allclose(mapping.matrix @ np.log(fine_r), np.log(obs.r), rtol=1e-12)
+    wide_edges = np.append(COARSE, 30.0)
+    wide = Observation(r_centres(wide_edges), {"eta": np.zeros(5)}, np.eye(5), wide_edges, name="wide.h5")
+    with pytest.raises(InputError) as err:
+        bin_mapping(wide, fine_r, FINE, interpolate=False)
+    message = str(err.value)
+    assert f"bin 5 (r = {wide.r[-1]:.3g} Mpc/h) lie outside" in message and "--r-range" in message
+    inside = wide.select_range(0.2, 8.0)
+    assert bin_mapping(inside, fine_r, FINE, interpolate=False).kind == "rebin"
+
+
+def test_a_range_keeps_its_bins_and_their_covariance_block() -> None:
+    cov = np.arange(64.0).reshape(8, 8)
+    cov = cov @ cov.T + 8 * np.eye(8)
+    obs = Observation(R, {"xi": np.arange(4.0), "omega": 10 + np.arange(4.0)}, cov, COARSE, name="o.h5")
+    part = obs.select_range(COARSE[1], COARSE[3])
+    np.testing.assert_array_equal(part.r, R[1:3])
+    np.testing.assert_array_equal(part.r_edges, COARSE[1:4])
+    np.testing.assert_array_equal(part.values["omega"], [11.0, 12.0])
+    np.testing.assert_array_equal(part.cov, cov[np.ix_([1, 2, 5, 6], [1, 2, 5, 6])])
+    with pytest.raises(InputError, match="o.h5: /r: the range 20..30 Mpc/h selects no bin"):
+        obs.select_range(20.0, 30.0)
