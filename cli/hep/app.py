@@ -3,7 +3,7 @@
 import typer
 
 from cli.common import VersionOption, run_app
-from cli.hep import jets, taggers, template_fit
+from cli.hep import jets, symmetry, taggers, template_fit
 
 app = typer.Typer(
     name="toptag",
@@ -24,6 +24,7 @@ app.command("evaluate")(taggers.evaluate)
 app.command("predict")(taggers.predict)
 app.command("fit")(template_fit.fit)
 app.command("mix")(jets.mix)
+app.command("discover-symmetry")(symmetry.discover_symmetry)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cli.common import DeviceOption, QuietOption, SeedOption, user_errors
+from common.errors import InputError
 
 Files = Annotated[list[Path], typer.Argument(help="ROOT files of jets (JetClass-style TTree 'tree').")]
 TaggerDir = Annotated[Path, typer.Argument(help="A tagger directory written by 'toptag train'.")]
@@ -29,14 +30,22 @@ def train(
     lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-3,
     max_jets: Annotated[int | None, typer.Option("--max-jets", help="Use at most this many jets.")] = None,
     beams: Annotated[bool, typer.Option("--beams", help="Beam reference vectors (not pfn).")] = False,
+    metric: Annotated[Path | None, typer.Option(
+        "--metric", help="symmetry.json of 'toptag discover-symmetry': its form A replaces the Minkowski "
+        "products (lorentznet only).")] = None,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:
     """Train a top tagger (lorentznet, lgatr or pfn) on ROOT files; labels come from their label branches."""
+    from emulators.taggers.symmetry_analysis import load_metric
     from emulators.taggers.training import train_tagger
 
-    overrides = {"references": ["beam"]} if beams and model != "pfn" else None
+    overrides: dict = {"references": ["beam"]} if beams and model != "pfn" else {}
+    if metric is not None:
+        if model != "lorentznet":
+            raise InputError(f"--metric: {metric}: only the lorentznet tagger takes a metric, not {model}")
+        overrides["metric"] = load_metric(metric)
     meta = train_tagger(files, val, out, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
                         device=device, seed=seed, max_jets=max_jets, overrides=overrides, quiet=quiet)
     auc = meta["training"]["val_metrics"].get("auc", float("nan"))

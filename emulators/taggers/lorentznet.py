@@ -9,17 +9,23 @@ x_i += c Σ_j (x_i - x_j) tanh(φ_x(m_ij)) / norm. The readout sums the particle
 reference vectors the score is exactly Lorentz invariant; `references=("beam",)` and/or ("time",) appends
 fixed vectors as extra nodes, the only way symmetry is broken (docs/ARCHITECTURE.md 4.6).
 
+An optional `metric`, a symmetric 4×4 matrix A (16 numbers, row-major), replaces every Minkowski product by
+x_iᵀ A x_j (LieGAN's "LieGNN", with the form discovered by `emulators.taggers.symmetry`); the score is then
+invariant under the g with gᵀ A g = A instead. Without one, the Minkowski code path runs unchanged.
+
 Pairs are dense (B, N, N) tensors rather than edge lists: the first edge layer is split into per-node
 terms that are broadcast, and Minkowski products are formed outside autocast.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
+from common.errors import InputError
 from emulators.taggers.lorentz import minkowski_dot, pairwise_dots, psi, reference_vectors
 
 
@@ -34,12 +40,39 @@ class LorentzNetConfig:
     momentum_scale: float = 100.0  # GeV; momenta are divided by it before any product
     agg_norm: float = 32.0  # sums over neighbours and over the jet are divided by it (padding-invariant)
     references: tuple[str, ...] = ()
+    metric: tuple[float, ...] | None = None  # a symmetric 4×4 A, row-major, in place of diag(1, -1, -1, -1)
+
+    def __post_init__(self) -> None:
+        if self.metric is None:
+            return
+        a = self.metric
+        if len(a) != 16 or not all(math.isfinite(v) for v in a) or any(
+                abs(a[4 * i + j] - a[4 * j + i]) > 1e-9 for i in range(4) for j in range(i)):
+            raise InputError(f"lorentznet config: metric: expected 16 finite numbers, a symmetric 4×4 matrix "
+                             f"row-major, got {list(a)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 N_KINDS = 3  # node kinds: particle, beam, time
+
+
+def metric_dot(a: torch.Tensor, b: torch.Tensor, metric: torch.Tensor | None) -> torch.Tensor:
+    """aᵀ A b over the last axis (broadcasting the others); the Minkowski product when `metric` is None."""
+    if metric is None:
+        return minkowski_dot(a, b)
+    return ((a @ metric.to(a.dtype)) * b).sum(-1)
+
+
+def metric_pairwise(x: torch.Tensor, metric: torch.Tensor | None) -> torch.Tensor:
+    """All products x_iᵀ A x_j, (B, N, 4) -> (B, N, N), in at least float32 and outside autocast, as
+    `pairwise_dots` (which it is when `metric` is None)."""
+    if metric is None:
+        return pairwise_dots(x)
+    work = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return (work @ metric.to(work.dtype)) @ work.transpose(-1, -2)
 
 
 def _mlp(sizes: list[int], act_last: bool = False) -> nn.Sequential:
@@ -64,8 +97,9 @@ class LGEB(nn.Module):
         self.phi_x = _mlp([hidden, hidden, 1]) if update_x else None
         self.c_weight, self.agg_norm = c_weight, agg_norm
 
-    def forward(self, h: torch.Tensor, x: torch.Tensor, edge_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        dots = pairwise_dots(x)
+    def forward(self, h: torch.Tensor, x: torch.Tensor, edge_mask: torch.Tensor,
+                metric: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        dots = metric_pairwise(x, metric)
         sq = torch.diagonal(dots, dim1=-2, dim2=-1)
         dist = sq[:, :, None] + sq[:, None, :] - 2 * dots
         inv = torch.stack([psi(dots), psi(dist)], -1).to(h.dtype)
@@ -91,6 +125,8 @@ class LorentzNet(nn.Module):
         refs, codes = reference_vectors(config.references)
         self.register_buffer("refs", refs, persistent=False)
         self.register_buffer("ref_kinds", torch.tensor(codes, dtype=torch.long), persistent=False)
+        metric = None if config.metric is None else torch.tensor(config.metric, dtype=torch.float64)
+        self.register_buffer("metric", None if metric is None else metric.reshape(4, 4), persistent=False)
         self.embed = nn.Linear(3 + N_KINDS, config.hidden)
         self.blocks = nn.ModuleList(
             LGEB(config.hidden, config.c_weight, config.agg_norm, update_x=i < config.layers - 1)
@@ -117,14 +153,15 @@ class LorentzNet(nn.Module):
         particles = mask.to(p.dtype)
         jet = (p * particles[..., None]).sum(1, keepdim=True) / self.config.momentum_scale
         x, node_mask, kind = self._nodes(p, mask)
-        jet_sq = minkowski_dot(jet, jet).expand(x.shape[:2])
-        scalars = torch.stack([psi(minkowski_dot(x, x)), psi(minkowski_dot(x, jet)), psi(jet_sq)], -1)
+        jet_sq = metric_dot(jet, jet, self.metric).expand(x.shape[:2])
+        scalars = torch.stack([psi(metric_dot(x, x, self.metric)), psi(metric_dot(x, jet, self.metric)),
+                               psi(jet_sq)], -1)
         onehot = nn.functional.one_hot(kind, N_KINDS).to(p.dtype)
         h = self.embed(torch.cat([scalars, onehot], -1) * node_mask[..., None].to(p.dtype))
         n = x.shape[1]
         eye = torch.eye(n, dtype=torch.bool, device=p.device)
         edge_mask = node_mask[:, :, None] & node_mask[:, None, :] & ~eye
         for block in self.blocks:
-            h, x = block(h, x, edge_mask)
+            h, x = block(h, x, edge_mask, self.metric)
         pooled = (h[:, : p.shape[1]] * particles[..., None].to(h.dtype)).sum(1) / self.config.agg_norm
         return self.head(pooled)[:, 0]

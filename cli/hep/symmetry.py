@@ -1,0 +1,43 @@
+"""`toptag discover-symmetry`: LieGAN on jets (docs/ARCHITECTURE.md 4.6), a thin layer over
+`emulators.taggers.symmetry.discover_symmetry`; torch is imported only when the command runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import DeviceOption, QuietOption, SeedOption, user_errors
+
+
+@user_errors
+def discover_symmetry(
+    files: Annotated[list[Path], typer.Argument(help="ROOT files of jets (JetClass-style TTree 'tree').")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (symmetry.json, symmetry.png).")
+                   ] = Path("sym"),
+    constituents: Annotated[int, typer.Option("--constituents", help="Leading constituents per jet.")] = 2,
+    generators: Annotated[int, typer.Option("--generators", help="Lie-algebra basis elements k.")] = 7,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the jets.")] = 30,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Jets per step.")] = 64,
+    sigma: Annotated[float, typer.Option("--sigma", help="Std of the coefficients z_i of g = exp(Σ z_i L_i).")
+                     ] = 0.3,
+    device: DeviceOption = "cpu",
+    seed: SeedOption = 0,
+    quiet: QuietOption = False,
+) -> None:
+    """Discover the symmetry group of jets with LieGAN: the learned Lie-algebra basis, its invariant metric
+    and their likeness to the Minkowski metric and so(1,3); a killed run resumes when started again."""
+    from emulators.taggers.symmetry import LieGANSettings
+    from emulators.taggers.symmetry import discover_symmetry as discover
+
+    settings = LieGANSettings(generators=generators, epochs=epochs, batch_size=batch_size, sigma=sigma,
+                              seed=seed, device=device)
+    summary = discover(files, out, settings, constituents=constituents, quiet=quiet)
+    form = summary["invariant_form"]
+    sig = form["signature"]
+    print(f"{out}: {generators} generators from {summary['data']['n_jets']} jets in "
+          f"{summary['timings']['train_s']:.0f} s | eigenvalues of A "
+          f"{', '.join(f'{v:.3f}' for v in form['eigenvalues'])} | signature ({sig['positive']}, "
+          f"{sig['negative']}) | |cos| with diag(1,-1,-1,-1) {summary['minkowski_cosine']:.3f} | "
+          f"so(1,3) subspace similarity {summary['so13_subspace_similarity']:.3f}")
