@@ -85,3 +85,11 @@ def test_the_tng_tables_rebin_exactly_onto_a_fine_emulator(sample1: Path, tmp_pa
     likelihood = summary["likelihood"]
     assert likelihood["bins"].startswith("pair-weighted") and not likelihood["interpolated"]
     assert len(likelihood["r"]) == 14 and summary["goodness_of_fit"]["dof"] == 28 - 3
+
+
+def test_a_range_with_no_bin_is_refused_before_any_work(sample1: Path, tmp_path: Path) -> None:
+    result = iaemu("fit", "--tng", sample1, "--r-range", "40", "50", "--out", tmp_path / "fit", *SHORT)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "/r: the range 40..50 Mpc/h selects no bin of 14 bins" in lines[0]
+    assert not (tmp_path / "fit").exists()
