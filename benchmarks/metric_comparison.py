@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--max-val-jets", type=int, default=500, help="validation jets per training")
     parser.add_argument("--overrides", type=json.loads, default={"hidden": 32, "layers": 4})
     parser.add_argument("--out", type=Path, default=Path("metric_study"))
     args = parser.parse_args()
@@ -41,7 +42,8 @@ def main() -> None:
             overrides = {**args.overrides, **({"metric": metric} if metric is not None else {})}
             out = args.out / f"{name}_s{seed}"
             row = run_point("lorentznet", args.size, args.train, args.val, args.test, out, epochs=args.epochs,
-                            batch_size=64, lr=1e-3, device="cpu", seed=seed, quiet=True, overrides=overrides)
+                            batch_size=64, lr=1e-3, device="cpu", seed=seed, quiet=True, overrides=overrides,
+                            max_val_jets=args.max_val_jets)
             rows[name].append(row)
             print(json.dumps({"metric": name, "seed": seed, **row}), flush=True)
     for name, got in rows.items():
