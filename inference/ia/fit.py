@@ -127,9 +127,10 @@ def write_fit(
     """Write posterior.nc, summary.json, corner.png, ppc.png into ``out`` atomically; return the summary
     (with its goodness of fit, :mod:`inference.ia.goodness`)."""
     from inference.ia.fit_plots import ppc_writer
-    from inference.ia.goodness import goodness_of_fit
+    from inference.ia.goodness import goodness_of_fit, posterior_model
     from inference.sampling.outputs import write_fit_directory
 
+    model = posterior_model(like, result)  # shared by the goodness of fit and ppc.png
     extra = {
         "fixed": like.space.fixed,
         "prior": {
@@ -145,7 +146,7 @@ def write_fit(
             "r": [float(r) for r in like.r],
             "covariance_correction": like.correction,
         },
-        "goodness_of_fit": goodness_of_fit(like, result, seed=settings.seed),
+        "goodness_of_fit": goodness_of_fit(like, result, seed=settings.seed, model=model),
         "emulator": like.emulator.name,
         "observation": dict(observation_attrs or {}),
         "fit_settings": {k: v for k, v in asdict(settings).items() if k not in ("fix", "bounds")},
@@ -157,7 +158,7 @@ def write_fit(
         data_hash=observation_hash,
         model_hash=like.emulator.digest(),
         var_names=list(like.space.free),
-        plots={"ppc.png": ppc_writer(like, result, settings.seed)},
+        plots={"ppc.png": ppc_writer(like, model)},
         extra=extra,
     )
 

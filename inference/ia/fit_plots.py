@@ -9,31 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from inference.ia.goodness import free_draws, model_and_covariance
+from inference.ia.goodness import PosteriorModel
 from inference.ia.likelihood import IALikelihood
-from inference.sampling.nuts import SamplerResult
 
 LABELS = {"xi": "ξ(r)", "omega": "ω(r)", "eta": "η(r)"}
 
 
-def posterior_predictive(
-    like: IALikelihood, result: SamplerResult, n_draws: int = 200, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model vectors and emulator variances (n_draws, K) at posterior draws, in the likelihood's space."""
-    flat = free_draws(like, result)
-    pick = np.random.default_rng(seed).choice(len(flat), size=min(n_draws, len(flat)), replace=False)
-    theta = like.space.full(jnp.asarray(flat[pick]))
-    mean, var = jax.jit(jax.vmap(like.model))(theta)
-    return np.asarray(mean), np.asarray(var)
-
-
-def ppc_writer(like: IALikelihood, result: SamplerResult, seed: int = 0) -> Callable[[Path], None]:
+def ppc_writer(like: IALikelihood, model: PosteriorModel) -> Callable[[Path], None]:
     """A writer of ppc.png: per statistic, the data with 1σ error bars and the posterior's 68%/95% bands of
-    the model (top), and the residuals (data − posterior median) / σ (bottom)."""
+    the model over the thinned draws of ``model`` (top), and the residuals (data − posterior median) / σ
+    (bottom)."""
 
     def write(path: Path) -> None:
         import matplotlib
@@ -41,9 +28,7 @@ def ppc_writer(like: IALikelihood, result: SamplerResult, seed: int = 0) -> Call
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        mean, _ = posterior_predictive(like, result, seed=seed)
-        _, cov = model_and_covariance(like, free_draws(like, result).mean(axis=0, keepdims=True))
-        sigma = np.sqrt(np.diag(cov[0]))
+        mean, sigma = model.mean[1:], np.sqrt(np.diag(model.cov[0]))
         r, nb, n_stats = like.r, like.r.size, len(like.stats)
         fig, axes = plt.subplots(2, n_stats, figsize=(4.2 * n_stats, 5.4), squeeze=False, sharex="col",
                                  gridspec_kw={"height_ratios": [2.2, 1.0]})

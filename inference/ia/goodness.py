@@ -11,6 +11,8 @@ have a χ² at least the observed one (Gelman, Meng & Stern 1996).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,24 +43,42 @@ def model_and_covariance(like: IALikelihood, theta_free: np.ndarray) -> tuple[np
     return np.asarray(mean, dtype=np.float64), 0.5 * (cov + np.swapaxes(cov, 1, 2))  # float32 rounding
 
 
+@dataclass(frozen=True)
+class PosteriorModel:
+    """The model and the held covariance at the posterior mean (row 0) and at up to :data:`MAX_DRAWS`
+    evenly thinned draws (rows 1..): what the goodness of fit and ppc.png both read, evaluated once."""
+
+    points: np.ndarray  # (S + 1, F) free parameters, physical units
+    mean: np.ndarray  # (S + 1, K) model vectors in the likelihood's space
+    cov: np.ndarray  # (S + 1, K, K) covariances Σ
+
+
+def posterior_model(like: IALikelihood, result: SamplerResult) -> PosteriorModel:
+    """Evaluate :class:`PosteriorModel` for ``result``'s draws (one compiled program)."""
+    draws = free_draws(like, result)
+    thin = draws[np.linspace(0, len(draws) - 1, min(MAX_DRAWS, len(draws))).round().astype(int)]
+    points = np.concatenate([draws.mean(axis=0, keepdims=True), thin])
+    return PosteriorModel(points, *model_and_covariance(like, points))
+
+
 def chi2_of(data: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     """χ² of ``data`` (K,) or (S, K) against models (S, K) with covariances (S, K, K)."""
     residual = np.broadcast_to(data, mean.shape) - mean
     return np.einsum("sk,sk->s", residual, np.linalg.solve(cov, residual[..., None])[..., 0])
 
 
-def goodness_of_fit(like: IALikelihood, result: SamplerResult, *, n_ppc: int = 200, seed: int = 0) -> dict:
-    """χ² at the posterior mean and the best fit, degrees of freedom, p-values (see the module docstring)."""
-    draws = free_draws(like, result)
-    thin = draws[np.linspace(0, len(draws) - 1, min(MAX_DRAWS, len(draws))).round().astype(int)]
-    points = np.concatenate([draws.mean(axis=0, keepdims=True), thin])
-    mean, cov = model_and_covariance(like, points)
+def goodness_of_fit(like: IALikelihood, result: SamplerResult, *, n_ppc: int = 200, seed: int = 0,
+                    model: PosteriorModel | None = None) -> dict:
+    """χ² at the posterior mean and the best fit, degrees of freedom, p-values (see the module docstring);
+    ``model``: :func:`posterior_model` of ``result`` when the caller has it already."""
+    model = model or posterior_model(like, result)
+    points, mean, cov = model.points, model.mean, model.cov
     chi2 = chi2_of(like.data, mean, cov)
-    k, n_free = like.data.size, draws.shape[1]
+    k, n_free = like.data.size, points.shape[1]
     dof = k - n_free
     best = int(np.argmin(chi2))  # the posterior mean competes too
     rng = np.random.default_rng(seed)
-    pick = 1 + rng.choice(len(thin), size=min(n_ppc, len(thin)), replace=False)
+    pick = 1 + rng.choice(len(points) - 1, size=min(n_ppc, len(points) - 1), replace=False)
     replicas = np.stack([mean[i] + np.linalg.cholesky(cov[i]) @ rng.standard_normal(k) for i in pick])
     exceed = chi2_of(replicas, mean[pick], cov[pick]) >= chi2[pick]
     return {

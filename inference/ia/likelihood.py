@@ -315,6 +315,11 @@ def build_likelihood(
     mapping = bin_mapping(
         obs, np.asarray(emulator.r), emulator.r_edges, interpolate=interpolate, emulator_name=emulator.name
     )
+    if mapping is not None and mapping.kind == "rebin" and "xi" not in emulator.statistics:
+        paired = [s for s in obs.statistics if s != "xi"]
+        if paired:
+            raise InputError(f"{obs.name}: /{paired[0]}: rebinning weights pairs by the emulator's ξ, which "
+                             f"{emulator.name} does not predict")
     data, cov = obs.data_vector(), obs.cov
     if "xi" in obs.statistics and xi_space == "log":
         xi = obs.values["xi"]

@@ -96,7 +96,7 @@ def import_tables(
     if "joint" in blocks:
         cov = blocks["joint"]
     else:
-        cov = block_diag(*[blocks.get(s, np.diag(errs.get(s, np.ones(r.size)) ** 2)) for s in stats])
+        cov = block_diag(*[blocks[s] if s in blocks else np.diag(errs[s] ** 2) for s in stats])
     nb = r.size
     for i, s in enumerate(stats):
         sd = np.sqrt(np.clip(np.diag(cov)[i * nb : (i + 1) * nb], 0, None))
