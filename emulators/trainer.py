@@ -6,8 +6,9 @@ Usage::
     history = train_model(model, loss_fn, train_batches, val_batches, config, quiet=False)
 
 - ``loss_fn(model, batch, epoch) -> scalar tensor``; ``batch`` is a tuple of tensors, moved to the device by
-  the loop. The forward pass runs under autocast on CUDA (bf16 where supported, else fp16 with a gradient
-  scaler), so a loss should cast the network's outputs to float32 before reducing them.
+  the loop. With ``amp="auto"`` the forward pass runs under autocast on CUDA (bf16 where supported, else fp16
+  with a gradient scaler); ``amp="bf16"`` also autocasts on a CPU with native bf16 (AVX512-BF16 or AMX),
+  so a loss should cast the network's outputs to float32 before reducing them.
 - ``train_batches(epoch) -> Iterable[batch]`` (streaming allowed; :func:`epoch_batches` shuffles in-memory
   tensors reproducibly from ``(seed, epoch)``, so a resumed run sees the same batches);
   ``val_batches() -> Iterable[batch]``. ``val_loss_fn`` (default ``loss_fn``) should not depend on the epoch
@@ -61,7 +62,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.01
     patience: int = 30  # early stopping: epochs without a better validation loss
     grad_clip: float = 10.0  # max gradient norm; 0 disables clipping
-    amp: str = "auto"  # "auto" (bf16/fp16 autocast on CUDA only), "off", "bf16", "fp16"
+    amp: str = "auto"  # "auto" (bf16/fp16 autocast on CUDA only), "off", "bf16" (CUDA or CPU), "fp16" (CUDA)
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     seed: int = 0
     checkpoint_dir: Path | None = None
@@ -108,7 +109,15 @@ def epoch_batches(tensors: Batch, batch_size: int, *, seed: int, epoch: int, shu
         yield tuple(t[idx] for t in tensors)
 
 
-def _amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), where bf16 autocast pays."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a run with `config` on `device` (None: no autocast, float32)."""
+    if device.type == "cpu" and config.amp == "bf16" and cpu_has_bf16():
+        return torch.bfloat16
     if device.type != "cuda" or config.amp == "off":
         return None
     if config.amp == "fp16":
@@ -157,7 +166,7 @@ class _Run:
 
     def __init__(self, model: torch.nn.Module, config: TrainConfig, device: torch.device) -> None:
         self.model, self.config, self.device = model, config, device
-        self.amp_dtype = _amp_dtype(config, device)
+        self.amp_dtype = amp_dtype(config, device)
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda e: _lr_factor(config, e))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)

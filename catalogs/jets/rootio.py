@@ -7,7 +7,8 @@ jet_sdmass`, int32 `jet_nparticles` (constituents stored), bool `label_*` (JetCl
 the nearest hard parton of a QCD jet) and `aux_decay_{pid,pt,eta,phi}` (N, 3) (b, q, q'; 0 / NaN for QCD).
 
 Reading gives padded arrays: `p4` (N, C, 4) float32 in the order (E, px, py, pz), a mask (N, C) and integer
-labels indexing `label_names`. Real JetClass files read unchanged: extra branches are ignored and whichever
+labels indexing `label_names`; constituents come pT-ordered (sorted on reading where a file is not), so the
+first C are the leading ones. Real JetClass files read unchanged: extra branches are ignored and whichever
 JetClass label branches are present are used.
 """
 
@@ -173,6 +174,13 @@ def _pad(values: ak.Array, size: int) -> np.ndarray:
     return ak.to_numpy(ak.fill_none(ak.pad_none(values[:, :size], size, clip=True), 0)).astype(np.float32)
 
 
+def _pt_ordered(arrays: Mapping[str, ak.Array], names: Sequence[str]) -> dict[str, ak.Array]:
+    """The per-particle branches `names` reordered by falling pT within each jet (stable: a file that follows
+    the format is unchanged), so that keeping the first `max_particles` keeps the leading ones."""
+    order = ak.argsort(np.hypot(arrays["part_px"], arrays["part_py"]), axis=1, ascending=False, stable=True)
+    return {**arrays, **{name: arrays[name][order] for name in names}}
+
+
 def _to_jet_arrays(
     arrays: Mapping[str, ak.Array],
     path: Path,
@@ -196,6 +204,7 @@ def _to_jet_arrays(
         raise InputError(f"{path}: label_*: jet {start + several[0]} carries several labels")
     keep = onehot.sum(axis=1) == 1  # jets of a class outside `label_names` are skipped
     kept_counts = np.minimum(counts[keep], max_particles)
+    arrays = _pt_ordered(arrays, (*MOMENTUM_BRANCHES, *extra))
     return JetArrays(
         p4=np.stack([_pad(arrays[name][keep], max_particles) for name in MOMENTUM_BRANCHES], axis=-1),
         mask=np.arange(max_particles)[None, :] < kept_counts[:, None],
@@ -241,6 +250,9 @@ def iter_jets(
     names = _label_names(trees[0][1], trees[0][0], labels) if trees else ()
     for path, tree in trees:
         branches = _branches(tree, _label_names(tree, path, names), extra)
+        missing = [branch for branch in branches if branch not in tree.keys()]
+        if missing:
+            raise InputError(f"{path}: {missing[0]}: branch missing")
         steps = tree.iterate(branches, step_size=step_size, library="ak")
         for start in range(0, tree.num_entries, step_size):
             try:

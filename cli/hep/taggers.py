@@ -7,15 +7,35 @@ only when a command runs.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cli.common import DeviceOption, QuietOption, SeedOption, user_errors
-from common.errors import InputError
+from common.errors import InputError, check_choice
 
 Files = Annotated[list[Path], typer.Argument(help="ROOT files of jets (JetClass-style TTree 'tree').")]
+
+
+def _model_settings(items: list[str]) -> dict:
+    """KEY=VALUE model settings (VALUE read as JSON, else kept as text); a repeated key is refused."""
+    settings: dict = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"--config: '{item}': expected KEY=VALUE, e.g. hidden=32")
+        if key in settings:
+            raise InputError(f"--config: {key}: given twice")
+        try:
+            settings[key] = json.loads(text)
+        except json.JSONDecodeError:
+            settings[key] = text
+    return settings
+
+
 TaggerDir = Annotated[Path, typer.Argument(help="A tagger directory written by 'toptag train'.")]
 
 
@@ -29,6 +49,14 @@ def train(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Jets per step.")] = 64,
     lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-3,
     max_jets: Annotated[int | None, typer.Option("--max-jets", help="Use at most this many jets.")] = None,
+    max_constituents: Annotated[int, typer.Option(
+        "--max-constituents", help="Keep each jet's N leading-pT constituents (recorded in the tagger; "
+        "evaluate and predict apply it).")] = 200,
+    config: Annotated[list[str] | None, typer.Option(
+        "--config", help="Model setting KEY=VALUE, repeatable (e.g. --config hidden=32 --config layers=4); "
+        "the keys are the fields of the model's config in tagger.json.")] = None,
+    precision: Annotated[str, typer.Option(
+        "--precision", help="auto (bf16 autocast where the CPU or GPU has native bf16) | fp32.")] = "auto",
     beams: Annotated[bool, typer.Option("--beams", help="Beam reference vectors (not pfn).")] = False,
     metric: Annotated[Path | None, typer.Option(
         "--metric", help="symmetry.json of 'toptag discover-symmetry': its form A replaces the Minkowski "
@@ -38,16 +66,30 @@ def train(
     quiet: QuietOption = False,
 ) -> None:
     """Train a top tagger (lorentznet, lgatr or pfn) on ROOT files; labels come from their label branches."""
+    from emulators.taggers.registry import MODELS
     from emulators.taggers.symmetry_analysis import load_metric
-    from emulators.taggers.training import train_tagger
+    from emulators.taggers.training import Precision, train_tagger
 
-    overrides: dict = {"references": ["beam"]} if beams and model != "pfn" else {}
+    check_choice(model, tuple(MODELS), "--model")
+    check_choice(precision, Precision, "--precision")
+    if not (math.isfinite(lr) and lr > 0):
+        raise InputError(f"--lr: {lr}: expected a positive learning rate")
+    for flag, value in (("--max-jets", max_jets), ("--max-constituents", max_constituents),
+                        ("--epochs", epochs), ("--batch-size", batch_size)):
+        if value is not None and value < 1:
+            raise InputError(f"{flag}: {value}: expected a positive integer")
+    if beams and model == "pfn":
+        raise InputError("--beams: the pfn tagger takes no reference vectors (lorentznet and lgatr do)")
+    overrides = _model_settings(config or [])
+    if beams:
+        overrides["references"] = ["beam"]
     if metric is not None:
         if model != "lorentznet":
             raise InputError(f"--metric: {metric}: only the lorentznet tagger takes a metric, not {model}")
         overrides["metric"] = load_metric(metric)
     meta = train_tagger(files, val, out, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
-                        device=device, seed=seed, max_jets=max_jets, overrides=overrides, quiet=quiet)
+                        device=device, seed=seed, max_jets=max_jets, max_particles=max_constituents,
+                        precision=precision, overrides=overrides, quiet=quiet)
     auc = meta["training"]["val_metrics"].get("auc", float("nan"))
     print(f"{out}: {model} ({meta['params']} parameters), validation AUC {auc:.4f}")
 
@@ -65,6 +107,8 @@ def evaluate(
     """Evaluate a tagger on test files: accuracy, ROC AUC, 1/εB at εS = 0.3, 0.5 (metrics.json, plots)."""
     from emulators.taggers.report import evaluate_tagger
 
+    if bootstrap < 2:
+        raise InputError(f"--bootstrap: {bootstrap}: expected at least 2 resamples")
     report = evaluate_tagger(tagger, files, out, device=device, seed=seed, n_bootstrap=bootstrap)
     if not quiet:
         print(json.dumps({k: v for k, v in report["metrics"].items()}, indent=1))

@@ -3,8 +3,10 @@
     meta = train_tagger(["top.root", "qcd.root"], ["val.root"], "tagger/", model="lorentznet", epochs=20)
 
 Binary cross-entropy on the logits; AdamW with warm-up and cosine decay, early stopping on the validation
-loss, AMP on CUDA, a checkpoint per epoch in `.<out>.ckpt/` beside the output (a killed run resumes when
-called again with the same arguments; the folder is removed once the tagger is saved), all seeded.
+loss, bf16 autocast where the device multiplies bf16 natively (CUDA, or a CPU with AVX512-BF16 or AMX: about
+2× the float32 speed of LorentzNet there; Minkowski products stay float32), a checkpoint per epoch in
+`.<out>.ckpt/` beside the output (a killed run resumes when called again with the same arguments; the
+folder is removed once the tagger is saved), all seeded.
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from common.device import resolve_device
-from common.errors import InputError
+from common.errors import InputError, check_choice
 from emulators.taggers import data as tagger_data
 from emulators.taggers.metrics import point_metrics
 from emulators.taggers.registry import build_tagger, count_parameters, predict_scores, save_tagger
-from emulators.trainer import TrainConfig, train_model
+from emulators.trainer import TrainConfig, amp_dtype, train_model
+
+Precision = Literal["auto", "fp32"]  # auto: bf16 autocast where the device has native bf16, else float32
 
 
 def bce_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...], epoch: int) -> torch.Tensor:
@@ -36,30 +40,37 @@ def train_tagger(train_paths: Sequence[str | Path], val_paths: Sequence[str | Pa
                  model: str = "lorentznet", epochs: int = 20, batch_size: int = 64, lr: float = 1e-3,
                  weight_decay: float = 0.01, patience: int = 5, device: str = "auto", seed: int = 0,
                  max_jets: int | None = None, max_val_jets: int | None = None, max_particles: int = 200,
-                 overrides: dict[str, Any] | None = None, quiet: bool = False) -> dict[str, Any]:
+                 precision: Precision = "auto", overrides: dict[str, Any] | None = None,
+                 quiet: bool = False) -> dict[str, Any]:
     """Train tagger `model` on the jets of `train_paths`, validate on `val_paths`, save it to `out`.
 
     `max_jets` / `max_val_jets` limit the training / validation jets (split among the files in proportion
-    to their sizes, first entries of each).
+    to their sizes, first entries of each); `max_particles` keeps the leading constituents of each jet (the
+    files store them pT-ordered), recorded in tagger.json and applied again by `evaluate` and `predict`.
     Returns the saved tagger.json contents (config, parameter count, training history, validation metrics).
     """
-    if epochs < 1 or batch_size < 1:
-        raise InputError(f"--epochs/--batch-size: {epochs}/{batch_size}: expected positive integers")
+    check_choice(precision, Precision, "precision")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("max_particles", max_particles)):
+        if value < 1:
+            raise InputError(f"train_tagger: {name}: expected a positive integer, got {value}")
     overlap = {Path(p).resolve() for p in train_paths} & {Path(p).resolve() for p in val_paths}
     if overlap:
         raise InputError(f"{sorted(overlap)[0]}: given for both training and validation "
                          "(repeat --val before each validation file)")
     train_files = tagger_data.scan_files(train_paths, "TRAIN", max_jets)
     val_files = tagger_data.scan_files(val_paths, "--val", max_val_jets)
+    for role, files in (("training", train_files), ("validation", val_files)):
+        counts = tagger_data.class_counts(files)
+        if counts.min() == 0:
+            raise InputError(f"{', '.join(str(f.path) for f in files)}: label_*: the {role} files hold "
+                             f"{counts[1]} top and {counts[0]} QCD jets; both classes are needed")
     counts = tagger_data.class_counts(train_files)
-    if counts.min() == 0:
-        raise InputError(f"{train_files[0].path}: label_*: the training files hold {counts[1]} top and "
-                         f"{counts[0]} QCD jets; both classes are needed")
     out = Path(out)
     torch.manual_seed(seed)
     net = build_tagger(model, overrides)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                          warmup_epochs=min(2, epochs // 4), patience=patience, device=device, seed=seed,
+                         amp="bf16" if precision == "auto" else "off",
                          checkpoint_dir=out.parent / f".{out.name}.ckpt")
 
     def train_batches(epoch: int):
@@ -76,13 +87,14 @@ def train_tagger(train_paths: Sequence[str | Path], val_paths: Sequence[str | Pa
     seconds = time.perf_counter() - start
     p, mask, label = tagger_data.read_all(val_files, max_particles)
     scores = predict_scores(net, p, mask, device=resolve_device(device))
-    val_metrics = point_metrics(label, scores) if 0 < label.sum() < len(label) else {}
+    val_metrics = point_metrics(label, scores)
     net.cpu()
     training = {
         "train_files": [str(f.path) for f in train_files], "val_files": [str(f.path) for f in val_files],
         "n_train": {"top": int(counts[1]), "qcd": int(counts[0])}, "n_val": len(label),
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
         "device": str(resolve_device(device)), "max_particles": max_particles, "seconds": seconds,
+        "precision": str(amp_dtype(config, resolve_device(device)) or torch.float32).removeprefix("torch."),
         "train_jets_per_s": history.samples_seen / history.seconds if history.seconds else float("nan"),
         "history": history.to_dict(), "val_metrics": val_metrics,
     }

@@ -71,6 +71,12 @@ def test_ci_config_runs_both_chains_end_to_end(tmp_path: Path) -> None:
     assert 0.0 <= fraction["q2.5"] < fraction["q50"] < fraction["q97.5"] <= 1.0
     for name in ("metrics.json", "roc.png"):
         assert (out / "hep" / "report" / name).is_file()
+    # The workflow's own `toptag train` line trains on the training files and validates on both classes.
+    training = json.loads((out / "hep" / "tagger" / "tagger.json").read_text())["training"]
+    hep = out / "hep"
+    assert training["train_files"] == [str(hep / "top_train.root"), str(hep / "qcd_train.root")]
+    assert training["val_files"] == [str(hep / "top_val.root"), str(hep / "qcd_val.root")]
+    assert training["n_val"] == 100
     for name in ("metrics.json", "zscores.png"):
         assert (out / "ia" / "report" / name).is_file()
     coverage = json.loads((out / "ia" / "validation" / "coverage.json").read_text())

@@ -45,6 +45,10 @@ rule train_tagger:
         f"{OUT}/logs/train_tagger.log",
     params:
         model=HEP["model"],
+        # each validation file gets its own --val (a second file after one --val would join the training)
+        val=lambda w, input: " ".join(f"--val {path}" for path in input.val),
+        settings=" ".join(f"--config {key}={value}" for key, value in HEP.get("model_config", {}).items()),
+        max_constituents=HEP.get("max_constituents", 200),
         epochs=HEP["epochs"],
         device=config["device"],
         seed=SEED,
@@ -56,7 +60,8 @@ rule train_tagger:
     conda:
         "../envs/iaemu.yaml"
     shell:
-        "toptag train {input.train} --val {input.val} --model {params.model} --out {output} "
+        "toptag train {input.train} {params.val} --model {params.model} {params.settings} "
+        "--max-constituents {params.max_constituents} --out {output} "
         "--epochs {params.epochs} --device {params.device} --seed {params.seed} --quiet > {log} 2>&1"
 
 

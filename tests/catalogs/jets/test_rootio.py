@@ -51,12 +51,15 @@ def branches(n: int, seed: int, top_fraction: float = 0.5) -> dict:
 
 
 def padded_by_hand(jets: dict, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(N, size, 4) in (E, px, py, pz) order and the mask, built jet by jet."""
+    """(N, size, 4) in (E, px, py, pz) order and the mask, built jet by jet from the `size` leading-pT
+    constituents (the branches here are written unordered)."""
     n = len(jets["jet_pt"])
     p4, mask = np.zeros((n, size, 4), np.float32), np.zeros((n, size), bool)
     for i in range(n):
+        pt = np.hypot(np.asarray(jets["part_px"][i]), np.asarray(jets["part_py"][i]))
+        leading = sorted(range(len(pt)), key=lambda k: -pt[k])[:size]
         for k, name in enumerate(["part_energy", "part_px", "part_py", "part_pz"]):
-            values = np.asarray(jets[name][i])[:size]
+            values = np.asarray(jets[name][i])[leading]
             p4[i, : len(values), k] = values
             mask[i, : len(values)] = True
     return p4, mask
@@ -89,9 +92,10 @@ def test_round_trip_gives_identical_arrays(tmp_path: Path) -> None:
     assert jets.label_names == ("label_QCD", "label_Tbqq")
     np.testing.assert_array_equal(jets.labels, whole["label_Tbqq"].astype(int))
     np.testing.assert_array_equal(jets.jet["jet_nparticles"], whole["jet_nparticles"])
-    np.testing.assert_array_equal(
-        jets.particles["part_pid"][mask], ak.to_numpy(ak.flatten(whole["part_pid"][:, :25]))
-    )
+    pt = np.hypot(whole["part_px"], whole["part_py"])
+    pids = [np.asarray(pid)[sorted(range(len(p)), key=lambda k: -p[k])][:25]  # each jet's leading 25
+            for pid, p in zip(ak.to_list(whole["part_pid"]), ak.to_list(pt), strict=True)]
+    np.testing.assert_array_equal(jets.particles["part_pid"][mask], np.concatenate(pids))
 
 
 def test_streaming_matches_reading_whole_files(tmp_path: Path) -> None:

@@ -39,8 +39,39 @@ def test_bad_tagger_directories_are_refused(tmp_path) -> None:
     (tmp_path / "t" / "tagger.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="weights do not match"):
         load_tagger(tmp_path / "t")
-    with pytest.raises(InputError, match="--model"):
+    with pytest.raises(InputError, match="model: expected one of"):
         build_tagger("transformer")
+
+
+@pytest.mark.parametrize("case", ["unknown model", "array", "bad width", "unknown key", "truncated",
+                                  "bit flip", "bad max_particles"])
+def test_damaged_tagger_artifacts_name_the_file_and_field(tmp_path, case) -> None:
+    folder = save_tagger(build_tagger("pfn", {"hidden": 8, "latent": 8}), "pfn", tmp_path / "t")
+    cfg, weights = folder / "tagger.json", folder / "weights.safetensors"
+    meta = json.loads(cfg.read_text())
+    culprit = {"unknown model": "tagger.json: model", "array": "tagger.json: config",
+               "bad width": "tagger.json: model: pfn config: hidden", "unknown key": "unknown keys ['width']",
+               "truncated": "weights.safetensors: sha256", "bit flip": "weights.safetensors: sha256",
+               "bad max_particles": "tagger.json: training.max_particles"}[case]
+    if case == "unknown model":
+        meta["model"] = "transformer"
+    elif case == "array":
+        meta = [meta]
+    elif case == "bad width":
+        meta["config"]["hidden"] = "wide"
+    elif case == "unknown key":
+        meta["config"]["width"] = 3
+    elif case == "bad max_particles":
+        meta["training"] = {"max_particles": 0}
+    elif case == "truncated":
+        weights.write_bytes(weights.read_bytes()[:-100])
+    else:
+        data = bytearray(weights.read_bytes())
+        data[-5] ^= 0x10
+        weights.write_bytes(bytes(data))
+    cfg.write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=culprit.replace("[", r"\[").replace("]", r"\]")):
+        load_tagger(folder)
 
 
 def test_trim_padding_drops_only_unused_columns() -> None:
