@@ -4,6 +4,7 @@
         --val val_top.root val_qcd.root --test test_top.root test_qcd.root \
         [--shift-test mpi_top.root mpi_qcd.root] --sizes 1000 10000 100000 --out study/ \
         [--epochs 1000=40 10000=25 100000=12] [--seeds 3] [--max-constituents 30] [--threads 1] \
+        [--compile lgatr] \
         [--overrides '{"lorentznet": {"hidden": 32, "layers": 4}, ...}']
 
 N jets are taken from the training files in proportion to their sizes (the first entries of each); the
@@ -34,7 +35,8 @@ from emulators.taggers.training import train_tagger
 
 def run_point(model: str, size: int, seed: int, files: dict[str, list[Path]], out: Path, *, epochs: int,
               batch_size: int, lr: float, device: str, max_particles: int, quiet: bool,
-              overrides: dict | None = None, max_val_jets: int | None = None, shift: bool = False) -> dict:
+              overrides: dict | None = None, max_val_jets: int | None = None, shift: bool = False,
+              compile_model: bool = False) -> dict:
     """Train (unless done) and evaluate one (model, size, seed) point; returns its result row."""
     name = f"{model}_{size}" + (f"_seed{seed}" if seed else "")
     tagger, report_dir = out / name, out / f"{name}_report"
@@ -43,7 +45,7 @@ def run_point(model: str, size: int, seed: int, files: dict[str, list[Path]], ou
             train_tagger(files["train"], files["val"], tagger, model=model, epochs=epochs,
                          batch_size=batch_size, lr=lr, device=device, seed=seed, max_jets=size,
                          max_val_jets=max_val_jets, max_particles=max_particles, overrides=overrides,
-                         quiet=quiet)
+                         compile_model=compile_model, quiet=quiet)
         evaluate_tagger(tagger, files["test"], report_dir, device=device, seed=seed)
     meta = json.loads((tagger / "tagger.json").read_text())
     report = json.loads((report_dir / "metrics.json").read_text())
@@ -158,6 +160,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--max-val-jets", type=int, default=None, help="validation jets per point")
+    parser.add_argument("--compile", nargs="*", default=["lgatr"], choices=list(MODELS),
+                        help="models trained through torch.compile")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--overrides", type=json.loads, default={},
                         help='model configs, e.g. \'{"lorentznet": {"hidden": 32, "layers": 4}}\'')
@@ -175,7 +179,8 @@ def main() -> None:
                                 batch_size=args.batch_size, lr=args.lr, device=args.device,
                                 max_particles=args.max_constituents, quiet=args.quiet,
                                 overrides=args.overrides.get(model), max_val_jets=args.max_val_jets,
-                                shift=bool(args.shift_test) and size == args.shift_size)
+                                shift=bool(args.shift_test) and size == args.shift_size,
+                                compile_model=model in args.compile)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
                 write_outputs(rows, args.out)

@@ -49,10 +49,13 @@ def headlines(outdir: Path) -> list[str]:
     for name, v in fit.get("parameters", {}).items():
         r_hat = "n/a (one chain)" if v.get("r_hat") is None else f"{v['r_hat']:.3f}"
         lines.append(f"  {name}: {v['mean']:.3g} ± {v['sd']:.2g}, R-hat {r_hat}")
-    tagger = _load(outdir / "hep" / "report" / "metrics.json").get("metrics", {})
-    if tagger:
-        auc, rejection = tagger["auc"]["value"], tagger["rejection_30"]["value"]
-        lines.append(f"tagger AUC {auc:.3f}, 1/εB at εS = 0.3: {rejection:.1f}")
+    for report in ("report", "baseline_report"):
+        tagger = _load(outdir / "hep" / report / "metrics.json")
+        if tagger:
+            m = tagger["metrics"]
+            lines.append(f"{'tagger' if report == 'report' else 'baseline'} {tagger['model']} "
+                         f"({tagger['params']} parameters): AUC {m['auc']['value']:.3f}, 1/εB at εS = 0.3: "
+                         f"{m['rejection_30']['value']:.1f}, at εS = 0.5: {m['rejection_50']['value']:.1f}")
     for summary in sorted((outdir / "hep").glob("fit_f*/summary.json")):
         f = _load(summary)["parameters"]["f"]
         lines.append(f"true fraction {summary.parent.name[5:]}: fitted {f['q50']:.3f} "

@@ -57,6 +57,9 @@ def train(
         "the keys are the fields of the model's config in tagger.json.")] = None,
     precision: Annotated[str, typer.Option(
         "--precision", help="auto (bf16 autocast where the CPU or GPU has native bf16) | fp32.")] = "auto",
+    compile_model: Annotated[bool, typer.Option(
+        "--compile", help="Train through torch.compile (pays for lgatr on CPU; minutes to compile).",
+    )] = False,
     beams: Annotated[bool, typer.Option("--beams", help="Beam reference vectors (not pfn).")] = False,
     metric: Annotated[Path | None, typer.Option(
         "--metric", help="symmetry.json of 'toptag discover-symmetry': its form A replaces the Minkowski "
@@ -89,7 +92,8 @@ def train(
         overrides["metric"] = load_metric(metric)
     meta = train_tagger(files, val, out, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
                         device=device, seed=seed, max_jets=max_jets, max_particles=max_constituents,
-                        precision=precision, overrides=overrides, quiet=quiet)
+                        precision=precision, compile_model=compile_model, overrides=overrides,
+                        quiet=quiet)
     auc = meta["training"]["val_metrics"].get("auc", float("nan"))
     print(f"{out}: {model} ({meta['params']} parameters), validation AUC {auc:.4f}")
 

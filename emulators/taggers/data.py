@@ -72,9 +72,12 @@ def _file_chunks(jf: JetFile, step: int, max_particles: int) -> Iterator[tuple[n
             return
 
 
-def _trimmed(p: np.ndarray, mask: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, ...]:
-    used = np.flatnonzero(mask.any(0))
-    width = int(used[-1]) + 1 if used.size else 1
+def _trimmed(p: np.ndarray, mask: np.ndarray, label: np.ndarray, width: int | None = None
+             ) -> tuple[torch.Tensor, ...]:
+    """The batch as tensors, cut to `width` constituent slots (default: the last one any jet uses)."""
+    if width is None:
+        used = np.flatnonzero(mask.any(0))
+        width = int(used[-1]) + 1 if used.size else 1
     return torch.from_numpy(p[:, :width]), torch.from_numpy(mask[:, :width]), torch.from_numpy(label)
 
 
@@ -91,9 +94,10 @@ def _bucketed(order: np.ndarray, counts: np.ndarray, batch_size: int, rng: np.ra
 
 
 def stream_batches(files: Sequence[JetFile], batch_size: int, *, shuffle: bool, seed: int = 0,
-                   epoch: int = 0, round_jets: int = 20_000, max_particles: int = 200
-                   ) -> Iterator[tuple[torch.Tensor, ...]]:
-    """Batches (p4 (B, C', 4) float32 (E, px, py, pz) GeV, mask (B, C'), label (B,) float32) of all files."""
+                   epoch: int = 0, round_jets: int = 20_000, max_particles: int = 200,
+                   width: int | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Batches (p4 (B, C', 4) float32 (E, px, py, pz) GeV, mask (B, C'), label (B,) float32) of all files;
+    C' is the widest jet of the batch, or `width` (≤ `max_particles`) for fixed shapes."""
     total = sum(f.entries for f in files)
     rounds = max(1, math.ceil(total / round_jets))
     streams = [_file_chunks(f, max(1, math.ceil(f.entries / rounds)), max_particles) for f in files]
@@ -116,7 +120,7 @@ def stream_batches(files: Sequence[JetFile], batch_size: int, *, shuffle: bool, 
         if shuffle:
             batches = _bucketed(order[:full], mask.sum(1), batch_size, rng)
         for idx in batches:
-            yield _trimmed(p[idx], mask[idx], label[idx])
+            yield _trimmed(p[idx], mask[idx], label[idx], width)
         rest = order[full:]
         carry = [(p[rest], mask[rest], label[rest])] if len(rest) else []
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ from emulators.trainer import TrainConfig, amp_dtype, train_model
 Precision = Literal["auto", "fp32"]  # auto: bf16 autocast where the device has native bf16, else float32
 
 
-def bce_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...], epoch: int) -> torch.Tensor:
+def bce_loss(model: Callable[..., torch.Tensor], batch: tuple[torch.Tensor, ...], epoch: int) -> torch.Tensor:
     """Mean binary cross-entropy of the logits of jets (p4, mask) against labels (1 top, 0 QCD)."""
     p, mask, label = batch
     logits = model(p, mask).float()
@@ -40,13 +40,16 @@ def train_tagger(train_paths: Sequence[str | Path], val_paths: Sequence[str | Pa
                  model: str = "lorentznet", epochs: int = 20, batch_size: int = 64, lr: float = 1e-3,
                  weight_decay: float = 0.01, patience: int = 5, device: str = "auto", seed: int = 0,
                  max_jets: int | None = None, max_val_jets: int | None = None, max_particles: int = 200,
-                 precision: Precision = "auto", overrides: dict[str, Any] | None = None,
-                 quiet: bool = False) -> dict[str, Any]:
+                 precision: Precision = "auto", compile_model: bool = False,
+                 overrides: dict[str, Any] | None = None, quiet: bool = False) -> dict[str, Any]:
     """Train tagger `model` on the jets of `train_paths`, validate on `val_paths`, save it to `out`.
 
     `max_jets` / `max_val_jets` limit the training / validation jets (split among the files in proportion
     to their sizes, first entries of each); `max_particles` keeps the leading constituents of each jet (the
     files store them pT-ordered), recorded in tagger.json and applied again by `evaluate` and `predict`.
+    `compile_model` trains through `torch.compile` on batches padded to `max_particles` (fixed shapes, so it
+    compiles once per batch shape: about 4.6× for L-GATr on one CPU thread, 1.1× for LorentzNet, after a
+    compilation of one to three minutes).
     Returns the saved tagger.json contents (config, parameter count, training history, validation metrics).
     """
     check_choice(precision, Precision, "precision")
@@ -73,17 +76,20 @@ def train_tagger(train_paths: Sequence[str | Path], val_paths: Sequence[str | Pa
                          amp="bf16" if precision == "auto" else "off",
                          checkpoint_dir=out.parent / f".{out.name}.ckpt")
 
+    forward = torch.compile(net, dynamic=False) if compile_model else net
+    width = max_particles if compile_model else None
+
     def train_batches(epoch: int):
         return tagger_data.stream_batches(train_files, batch_size, shuffle=True, seed=seed, epoch=epoch,
-                                          max_particles=max_particles)
+                                          max_particles=max_particles, width=width)
 
     def val_batches():
         return tagger_data.stream_batches(val_files, 4 * batch_size, shuffle=False,
-                                          max_particles=max_particles)
+                                          max_particles=max_particles, width=width)
 
     start = time.perf_counter()
-    history = train_model(net, bce_loss, train_batches, val_batches, config, quiet=quiet,
-                          desc=f"train {model}")
+    history = train_model(net, lambda _, batch, epoch: bce_loss(forward, batch, epoch), train_batches,
+                          val_batches, config, quiet=quiet, desc=f"train {model}")
     seconds = time.perf_counter() - start
     p, mask, label = tagger_data.read_all(val_files, max_particles)
     scores = predict_scores(net, p, mask, device=resolve_device(device))
@@ -94,6 +100,7 @@ def train_tagger(train_paths: Sequence[str | Path], val_paths: Sequence[str | Pa
         "n_train": {"top": int(counts[1]), "qcd": int(counts[0])}, "n_val": len(label),
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
         "device": str(resolve_device(device)), "max_particles": max_particles, "seconds": seconds,
+        "compiled": compile_model,
         "precision": str(amp_dtype(config, resolve_device(device)) or torch.float32).removeprefix("torch."),
         "train_jets_per_s": history.samples_seen / history.seconds if history.seconds else float("nan"),
         "history": history.to_dict(), "val_metrics": val_metrics,

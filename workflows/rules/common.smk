@@ -12,3 +12,10 @@ def validate_command(n_injections: int, seed: int) -> str:
         f"--max-retries {budget.get('max_retries', 2)} "
         f"--workers {{threads}} --out $(dirname {{output}}) --seed {seed} --quiet > {{log}} 2>&1"
     )
+
+
+def tagger_settings(tagger):
+    """The `toptag train` options of a tagger entry of config["hep"]: --config KEY=VALUE per model setting,
+    then --max-constituents."""
+    items = [f"--config {key}={value}" for key, value in tagger.get("model_config", {}).items()]
+    return " ".join([*items, f"--max-constituents {tagger.get('max_constituents', 200)}"])

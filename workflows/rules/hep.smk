@@ -7,9 +7,15 @@ SPLIT_SEED = {"train": 10, "val": 20, "test": 30, "template": 40, "pool": 50}
 PROCESS_SEED = {"top": 0, "qcd": 5}
 
 
+# The tagger the fits use (HEP["model"]) and, where HEP["baseline"] names one, a second tagger trained and
+# evaluated on the same jets beside it (e.g. the PFN beside LorentzNet).
+BASELINE = HEP.get("baseline")
+
+
 rule hep_all:
     input:
         f"{HEP_OUT}/report/metrics.json",
+        [f"{HEP_OUT}/baseline_report/metrics.json"] if BASELINE else [],
         expand(f"{HEP_OUT}/fit_f{{fraction}}/summary.json", fraction=HEP["fractions"]),
 
 
@@ -47,12 +53,11 @@ rule train_tagger:
         model=HEP["model"],
         # each validation file gets its own --val (a second file after one --val would join the training)
         val=lambda w, input: " ".join(f"--val {path}" for path in input.val),
-        settings=" ".join(f"--config {key}={value}" for key, value in HEP.get("model_config", {}).items()),
-        max_constituents=HEP.get("max_constituents", 200),
+        settings=tagger_settings(HEP),
         epochs=HEP["epochs"],
         device=config["device"],
         seed=SEED,
-    threads: 2
+    threads: HEP.get("train_threads", 2)
     resources:
         mem_mb=8000,
         runtime=240,
@@ -60,9 +65,22 @@ rule train_tagger:
     conda:
         "../envs/iaemu.yaml"
     shell:
-        "toptag train {input.train} {params.val} --model {params.model} {params.settings} "
-        "--max-constituents {params.max_constituents} --out {output} "
+        "toptag train {input.train} {params.val} --model {params.model} {params.settings} --out {output} "
         "--epochs {params.epochs} --device {params.device} --seed {params.seed} --quiet > {log} 2>&1"
+
+
+use rule train_tagger as train_baseline with:
+    output:
+        directory(f"{HEP_OUT}/baseline"),
+    log:
+        f"{OUT}/logs/train_baseline.log",
+    params:
+        model=(BASELINE or {}).get("model"),
+        val=lambda w, input: " ".join(f"--val {path}" for path in input.val),
+        settings=tagger_settings(BASELINE or {}),
+        epochs=(BASELINE or {}).get("epochs", HEP["epochs"]),
+        device=config["device"],
+        seed=SEED,
 
 
 rule evaluate_tagger:
@@ -77,6 +95,16 @@ rule evaluate_tagger:
         "../envs/iaemu.yaml"
     shell:
         "toptag evaluate {input.tagger} {input.test} --out $(dirname {output}) > {log} 2>&1"
+
+
+use rule evaluate_tagger as evaluate_baseline with:
+    input:
+        tagger=f"{HEP_OUT}/baseline",
+        test=[f"{HEP_OUT}/top_test.root", f"{HEP_OUT}/qcd_test.root"],
+    output:
+        f"{HEP_OUT}/baseline_report/metrics.json",
+    log:
+        f"{OUT}/logs/evaluate_baseline.log",
 
 
 rule mix_sample:

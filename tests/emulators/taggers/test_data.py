@@ -97,3 +97,18 @@ def test_streamed_batches_mix_one_class_files_and_cover_every_jet(tmp_path) -> N
     assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again, strict=True))
     limited = tagger_data.scan_files([top, qcd], "TRAIN", max_jets=40)
     assert tagger_data.class_counts(limited).tolist() == [10, 30]
+
+
+def test_fixed_width_batches_hold_the_same_jets_padded(tmp_path) -> None:
+    """Batches for a compiled model have one shape; they carry the same jets as the trimmed ones."""
+    top = write_toy_file(tmp_path / "top.root", 70, True, 4)
+    qcd = write_toy_file(tmp_path / "qcd.root", 70, False, 5)
+    files = tagger_data.scan_files([top, qcd], "TRAIN")
+    kwargs = {"shuffle": True, "seed": 1, "epoch": 2, "max_particles": 16}
+    trimmed = list(tagger_data.stream_batches(files, 32, **kwargs))
+    fixed = list(tagger_data.stream_batches(files, 32, width=16, **kwargs))
+    assert {b[0].shape[1] for b in fixed} == {16} and len({b[0].shape[1] for b in trimmed}) > 1
+    for (p, mask, label), (q, qmask, qlabel) in zip(trimmed, fixed, strict=True):
+        width = p.shape[1]
+        assert torch.equal(p, q[:, :width]) and torch.equal(label, qlabel)
+        assert not qmask[:, width:].any() and not q[:, width:].any()
