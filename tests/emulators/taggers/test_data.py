@@ -109,6 +109,7 @@ def test_fixed_width_batches_hold_the_same_jets_padded(tmp_path) -> None:
     fixed = list(tagger_data.stream_batches(files, 32, width=16, **kwargs))
     assert {b[0].shape[1] for b in fixed} == {16} and len({b[0].shape[1] for b in trimmed}) > 1
     for (p, mask, label), (q, qmask, qlabel) in zip(trimmed, fixed, strict=True):
+        assert torch.equal(mask, qmask[:, : mask.shape[1]])
         width = p.shape[1]
         assert torch.equal(p, q[:, :width]) and torch.equal(label, qlabel)
         assert not qmask[:, width:].any() and not q[:, width:].any()
