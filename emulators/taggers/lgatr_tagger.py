@@ -41,6 +41,8 @@ class LGATrConfig:
 class LGATrTagger(nn.Module):
     """Binary top tagger: `forward(p, mask)` with p (B, N, 4) (E, px, py, pz) in GeV returns logits (B,)."""
 
+    CPU_BF16 = False  # bf16 autocast on CPU: slower than float32 (0.86× eager, 0.28× compiled; measured)
+
     def __init__(self, config: LGATrConfig | None = None) -> None:
         super().__init__()
         from lgatr import LGATr, MLPConfig, SelfAttentionConfig, get_spurions

@@ -57,6 +57,8 @@ def particle_features(p: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class PFN(nn.Module):
     """Binary top tagger: `forward(p, mask)` with p (B, N, 4) (E, px, py, pz) in GeV returns logits (B,)."""
 
+    CPU_BF16 = False  # small dense layers: float32 on CPU
+
     def __init__(self, config: PFNConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or PFNConfig()
