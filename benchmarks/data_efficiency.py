@@ -57,7 +57,7 @@ def run_point(model: str, size: int, seed: int, files: dict[str, list[Path]], ou
            "epochs_run": len(t["history"]["val_loss"]), "best_epoch": t["history"]["best_epoch"],
            "train_seconds": t["seconds"], "train_jets_per_s": t["train_jets_per_s"],
            "inference_jets_per_s": report["inference"]["jets_per_s"], "device": t["device"]}
-    if shift:
+    if shift and all(Path(f).is_file() for f in files["shift"]):  # else left to a later (resumed) run
         shift_dir = out / f"{name}_shift"
         if not (shift_dir / "metrics.json").is_file():
             evaluate_tagger(tagger, files["shift"], shift_dir, device=device, seed=seed)
