@@ -1,7 +1,8 @@
 """The HOD + intrinsic-alignment model of docs/ARCHITECTURE.md 4.1, built with halotools.
 
 Centrals: ``Zheng07Cens`` + ``TrivialPhaseSpace`` + ``CentralAlignment``; satellites: ``Zheng07Sats`` +
-``NFWPhaseSpace`` + ``RadialSatelliteAlignment``; orientations are assigned after positions. The model is
+a phase space (``catalogs.mocks.phase_space``: ``nfw``, ``triaxial`` or ``subhalo``) +
+``RadialSatelliteAlignment``; orientations are assigned after positions. The model is
 built once per halo catalog (:class:`HodIAModel`) and re-populated per sample with new parameters and seed.
 Lengths in comoving Mpc/h, masses in Msun/h.
 """
@@ -15,6 +16,7 @@ import numpy as np
 
 # what the model reads; every halo source of catalogs.halos.sources has these columns
 from catalogs.halos.sources import REQUIRED_COLUMNS
+from catalogs.mocks.phase_space import SatelliteProfile, check_catalog, satellite_profile
 from common.errors import InputError
 
 PARAM_NAMES: tuple[str, ...] = ("mu_cen", "mu_sat", "logMmin", "sigma_logM", "logM0", "logM1", "alpha")
@@ -41,6 +43,12 @@ COMPONENTS: dict[str, str] = {
 }
 """Feature name -> halotools component; the two alignments are subclasses that pass the seed on."""
 
+SATELLITE_COMPONENTS: dict[str, str] = {
+    "nfw": "NFWPhaseSpace",
+    "triaxial": "NFWPhaseSpace in each halo's ellipsoid (catalogs.mocks.phase_space)",
+    "subhalo": "SubhaloPhaseSpace",
+}
+
 CALLING_SEQUENCE = (
     "centrals_occupation",
     "centrals_profile",
@@ -55,10 +63,10 @@ MIN_PARTICLES = 20
 """Halos lighter than this many particles are left empty (halotools' ``Num_ptcl_requirement``)."""
 
 
-def model_description() -> dict[str, object]:
+def model_description(satellites: SatelliteProfile = "nfw") -> dict[str, object]:
     """The model's components and the halotools version, for a dataset's ``model`` attribute."""
     return {
-        "components": dict(COMPONENTS),
+        "components": {**COMPONENTS, "satellites_profile": SATELLITE_COMPONENTS[satellites]},
         "calling_sequence": list(CALLING_SEQUENCE),
         "param_names": list(PARAM_NAMES),
         "halotools": version("halotools"),
@@ -169,16 +177,10 @@ def _component_classes():
     return SeededCentralAlignment, SeededRadialSatelliteAlignment
 
 
-def build_model(redshift: float):
+def build_model(redshift: float, satellites: SatelliteProfile = "nfw", halo_table=None):
     """A fresh halotools ``HodModelFactory`` with the six components of docs/ARCHITECTURE.md 4.1 at
-    `redshift`."""
-    from halotools.empirical_models import (
-        HodModelFactory,
-        NFWPhaseSpace,
-        TrivialPhaseSpace,
-        Zheng07Cens,
-        Zheng07Sats,
-    )
+    `redshift`, satellites placed by the phase space `satellites` (the subhalo one reads `halo_table`)."""
+    from halotools.empirical_models import HodModelFactory, TrivialPhaseSpace, Zheng07Cens, Zheng07Sats
 
     CentralAlignment, RadialSatelliteAlignment = _component_classes()
 
@@ -187,7 +189,7 @@ def build_model(redshift: float):
         centrals_profile=TrivialPhaseSpace(redshift=redshift),
         centrals_orientation=CentralAlignment(central_alignment_strength=0.0),
         satellites_occupation=Zheng07Sats(redshift=redshift),
-        satellites_profile=NFWPhaseSpace(redshift=redshift, conc_mass_model="direct_from_halo_catalog"),
+        satellites_profile=satellite_profile(satellites, redshift, halo_table),
         satellites_orientation=RadialSatelliteAlignment(satellite_alignment_strength=0.0),
         model_feature_calling_sequence=CALLING_SEQUENCE,
     )
@@ -196,10 +198,14 @@ def build_model(redshift: float):
 class HodIAModel:
     """The HOD+IA model bound to one halo catalog: built once, re-populated per (parameters, seed)."""
 
-    def __init__(self, halocat, *, name: str = "halo catalog", min_particles: float = MIN_PARTICLES) -> None:
+    def __init__(self, halocat, *, name: str = "halo catalog", min_particles: float = MIN_PARTICLES,
+                 satellites: SatelliteProfile = "nfw") -> None:
+        table = halocat.halo_table
+        check_catalog(satellites, table.colnames, np.asarray(table["halo_upid"]), name)
         self.halocat = usable_halos(halocat, name)
         self.Lbox = float(np.max(self.halocat.Lbox))
-        self.model = build_model(float(self.halocat.redshift))
+        self.satellites = satellites
+        self.model = build_model(float(self.halocat.redshift), satellites, self.halocat.halo_table)
         self._min_particles = min_particles
         self._mock_ready = False
 
