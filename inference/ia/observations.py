@@ -35,6 +35,14 @@ from inference.ia.binning import describe_bins, outside
 ATTRS = ("source", "sample", "redshift")
 
 
+def check_stats(stats: tuple[str, ...] | list[str], name: str = "--stats") -> None:
+    """InputError naming ``name`` unless ``stats`` is a non-empty subset of xi, omega, eta without repeats."""
+    unknown = [s for s in stats if s not in STATISTICS]
+    if unknown or not stats or len(set(stats)) < len(stats):
+        raise InputError(f"{name}: {','.join(unknown or stats) or '(empty)'}: expected a subset of "
+                         f"{','.join(STATISTICS)}, each once")
+
+
 @dataclass(frozen=True)
 class Observation:
     """A measured data vector: ``values[stat]`` (B,) at radii ``r`` (B,) Mpc/h, joint covariance ``cov``."""
@@ -61,9 +69,7 @@ class Observation:
 
     def select(self, stats: tuple[str, ...] | list[str]) -> Observation:
         """The sub-observation with only ``stats``; InputError naming any statistic that is missing."""
-        unknown = [s for s in stats if s not in STATISTICS]
-        if unknown or not stats:
-            raise InputError(f"--stats: {','.join(unknown) or '(empty)'}: expected a subset of xi,omega,eta")
+        check_stats(stats)
         missing = [s for s in stats if s not in self.values]
         if missing:
             raise InputError(
