@@ -21,7 +21,7 @@ import numpy as np
 
 from catalogs.halos.nbody import NBodyConfig, simulate
 from common.atomic import atomic_file
-from common.errors import InputError
+from common.errors import InputError, check_seed
 
 FORMAT = "iaemu-halos-1"
 LINKING_LENGTH = 0.2  # in units of the mean interparticle separation
@@ -239,6 +239,7 @@ def build_preset(
     """Build (or find in the cache) the catalog of an embedded preset; return its cache path."""
     if preset not in PRESETS:
         raise InputError(f"--preset: {preset!r}: expected one of {', '.join(PRESETS)}")
+    check_seed(seed)
     path = preset_catalog_path(preset, seed=seed, cache_dir=cache_dir)
     if not path.exists():
         columns, metadata = build_nbody_halos(PRESETS[preset], seed=seed, device=device, quiet=quiet)

@@ -20,7 +20,7 @@ import torch
 
 from common.atomic import atomic_directory
 from common.device import resolve_device
-from common.errors import InputError
+from common.errors import InputError, check_seed
 from common.outputs import check_output, holds
 from emulators.artifact_files import EMULATOR_JSON
 from emulators.ia.data import STATISTICS, MockData, Scalers, read_mocks, split_rows, training_arrays
@@ -120,6 +120,7 @@ def train_to_artifact(mocks: str | os.PathLike[str], out: str | os.PathLike[str]
     from emulators.ia.noise import emulator_noise
 
     settings = settings or EmulatorSettings()
+    check_seed(settings.train.seed, "seed")
     out = check_output(out, "dir", inputs=(mocks, error_mocks), own=holds(EMULATOR_JSON), what="artifact")
     data = read_mocks(mocks, drop_nan=drop_nan)
     if error_mocks is not None:  # refused before, not after, training
