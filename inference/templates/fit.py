@@ -193,7 +193,7 @@ def _tagger_scores(tagger_dir: Path, root_file: Path, quiet: bool) -> np.ndarray
 
 def _check_order(signal: np.ndarray, background: np.ndarray, paths: dict[str, Path]) -> None:
     """Refuse templates whose signal scores lower than the background on average (files swapped?)."""
-    if signal.size and background.size and signal.mean() <= background.mean():
+    if signal.size and background.size and signal.mean() < background.mean():
         raise InputError(f"{paths['signal']}: scores: the signal jets score {signal.mean():.3g} on average, "
                          f"the background ({paths['background']}) {background.mean():.3g}: expected the "
                          "signal to score higher (are --signal and --background swapped?)")
