@@ -271,8 +271,10 @@ def load_halo_catalog(
         )
     if path.suffix.lower() in (".h5", ".hdf5"):
         columns, metadata = read_halo_table(path)
+        check_columns(columns, str(path))  # a file's errors name the file, not the catalog's name
         return make_catalog(columns, metadata, str(metadata.get("name", path.name)))
     from catalogs.halos.rockstar import read_rockstar_hlist
 
     columns, metadata = read_rockstar_hlist(path)
+    check_columns(columns, str(path))
     return make_catalog(columns, metadata, path.name)

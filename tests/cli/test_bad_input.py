@@ -89,9 +89,8 @@ def test_a_seed_outside_its_range_is_refused(name, seed, tmp, capsys, monkeypatc
     ("observation import", ["--redshift", "nan"], "--redshift"),
     ("simulate", ["--workers", "0"], "--workers"),
     ("simulate", ["--halo-seed", "-1"], "--halo-seed"),
-    ("mix", ["--fraction", "1.5"], "--fraction"),
     ("toptag fit", ["--bins", "1"], "--bins"),
-    ("discover-symmetry", ["--sigma", "0"], "--sigma"),
+    ("discover-symmetry", ["--epochs", "0"], "--epochs"),
 ], ids=lambda v: v if isinstance(v, str) else " ".join(v))
 def test_an_option_out_of_range_is_refused(name, extra, flag, tmp, capsys, monkeypatch) -> None:
     before = snapshot(tmp)
