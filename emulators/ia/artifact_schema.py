@@ -121,8 +121,10 @@ def read_emulator_json(directory: str | os.PathLike[str]) -> dict:
     """The checked ``emulator.json`` of the artifact ``directory``; InputError naming the file and key."""
     directory = Path(directory)
     path = directory / EMULATOR_JSON
-    if not path.is_file() or not (directory / WEIGHTS).is_file():
-        raise InputError(f"{directory}: not an emulator artifact (expected {EMULATOR_JSON} and {WEIGHTS})")
+    for name in (EMULATOR_JSON, WEIGHTS):
+        if not (directory / name).is_file():
+            raise InputError(f"{directory}: {name} missing (not an emulator artifact: expected "
+                             f"{EMULATOR_JSON} and {WEIGHTS})")
     try:
         doc = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
