@@ -88,7 +88,7 @@ def _check_writable_folder(out: Path) -> None:
     """The nearest existing ancestor of ``out`` is a folder where a file can be created (a probe, removed)."""
     base = _nearest_existing(out)
     if not base.is_dir():
-        raise InputError(f"{out}: {base} is a file, not a folder: the output cannot be created under it")
+        raise InputError(f"{out}: the output folder is not writable: {base} is a file, not a folder")
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=base)
     except OSError as err:
