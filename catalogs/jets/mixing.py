@@ -15,7 +15,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from catalogs.jets.rootio import _read_range, open_tree, write_jets
+from catalogs.jets.rootio import open_tree, read_range, write_jets
 from common.errors import InputError, check_number, check_seed
 from common.outputs import check_output, is_root
 
@@ -41,7 +41,7 @@ def _draw(path: str | os.PathLike[str], n_jets: int, rng: np.random.Generator) -
         raise InputError(f"{path}: tree: holds {tree.num_entries} jets, {n_jets} needed for the mixture")
     rows = np.sort(rng.choice(tree.num_entries, size=n_jets, replace=False))
     branches = [name for name in tree.keys() if name != "npart"]
-    arrays = _read_range(tree, Path(path), branches, 0, tree.num_entries)  # names a torn branch
+    arrays = read_range(tree, Path(path), branches, 0, tree.num_entries)  # names a torn branch
     return {name: values[rows] for name, values in arrays.items()}
 
 

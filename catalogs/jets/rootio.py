@@ -168,7 +168,7 @@ def _branches(tree: Any, label_names: tuple[str, ...], extra: Sequence[str]) -> 
     return [*MOMENTUM_BRANCHES, *extra, *label_names, *jet_names]
 
 
-def _read_range(tree: Any, path: Path, branches: Sequence[str], start: int, stop: int) -> dict[str, ak.Array]:
+def read_range(tree: Any, path: Path, branches: Sequence[str], start: int, stop: int) -> dict[str, ak.Array]:
     """Read `branches` over entries [start, stop) one by one, so that an error names its branch."""
     arrays = {}
     for branch in branches:
@@ -265,7 +265,7 @@ def read_jets(
     path = Path(path)
     tree = open_tree(path)
     names = _label_names(tree, path, labels)
-    arrays = _read_range(tree, path, _branches(tree, names, extra), 0, tree.num_entries)
+    arrays = read_range(tree, path, _branches(tree, names, extra), 0, tree.num_entries)
     return _to_jet_arrays(arrays, path, 0, names, max_particles, extra)
 
 
@@ -291,7 +291,7 @@ def iter_jets(
             try:
                 batch = next(steps)
             except Exception as err:  # find and name the unreadable branch
-                _read_range(tree, path, branches, start, min(start + step_size, tree.num_entries))
+                read_range(tree, path, branches, start, min(start + step_size, tree.num_entries))
                 raise InputError(
                     f"{path}: {TREE}: cannot be read (truncated or corrupt? {_brief(err)})"
                 ) from err
