@@ -35,6 +35,8 @@ def _umask() -> int:
 def atomic_file(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on success rename it onto `target`, on error delete it."""
     target = Path(target)
+    if target.is_dir():
+        raise InputError(f"{target}: is a folder; expected a file path")
     _check_parent_writable(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     os.close(fd)
@@ -52,6 +54,8 @@ def atomic_file(target: str | os.PathLike[str]) -> Iterator[Path]:
 def atomic_directory(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary directory beside `target`; on success it replaces `target`, else it is removed."""
     target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target}: is a file; expected a folder")
     _check_parent_writable(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or "."))
     try:

@@ -39,7 +39,7 @@ import torch
 
 from common.atomic import atomic_file
 from common.device import resolve_device
-from common.errors import InputError
+from common.errors import InputError, check_number
 from common.progress import progress
 
 Batch = tuple[torch.Tensor, ...]
@@ -67,6 +67,10 @@ class TrainConfig:
     seed: int = 0
     checkpoint_dir: Path | None = None
     cpu_threads: int | None = None  # torch intra-op threads on CPU during the run (None: leave as is)
+
+    def __post_init__(self) -> None:  # seeds are derived per member here, so their range is checked upstream
+        check_number(self.epochs, "epochs", 1, integer=True)
+        check_number(self.batch_size, "batch_size", 1, integer=True)
 
 
 @dataclass

@@ -21,7 +21,7 @@ import numpy as np
 
 from catalogs.halos.nbody import NBodyConfig, simulate
 from common.atomic import atomic_file
-from common.errors import InputError
+from common.errors import InputError, check_seed
 
 FORMAT = "iaemu-halos-1"
 LINKING_LENGTH = 0.2  # in units of the mean interparticle separation
@@ -139,11 +139,31 @@ def read_halo_table(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray]
     return columns, metadata
 
 
+POSITIVE_COLUMNS = ("halo_mvir", "halo_rvir")  # Msun/h, Mpc/h
+
+
+def _check_physical(values: np.ndarray, where: str, name: str) -> None:
+    """A required column: one finite number per halo, positive for masses, radii and concentrations."""
+    if values.ndim != 1 or values.dtype.kind not in "biuf":
+        raise InputError(f"{where}: {name}: expected one number per halo, got {values.dtype} of shape "
+                         f"{values.shape}")
+    bad = ~np.isfinite(values)
+    if name in POSITIVE_COLUMNS:
+        bad |= ~(values > 0)
+    if bad.any():
+        rule = "finite and > 0" if name in POSITIVE_COLUMNS else "finite"
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{where}: {name}: {int(bad.sum())} halos (first: row {first}) have values that "
+                         f"are not {rule}")
+
+
 def check_columns(columns: dict[str, np.ndarray], where: str) -> None:
     """Refuse a table that lacks a required column, has ragged columns, or a zero-length major axis."""
     for name in REQUIRED_COLUMNS:
         if name not in columns:
             raise InputError(f"{where}: {name}: missing column; expected {', '.join(REQUIRED_COLUMNS)}")
+    for name in REQUIRED_COLUMNS:
+        _check_physical(np.asarray(columns[name]), where, name)
     lengths = {len(values) for values in columns.values()}
     if len(lengths) != 1 or 0 in lengths:
         raise InputError(
@@ -168,6 +188,8 @@ def make_catalog(columns: dict[str, np.ndarray], metadata: dict[str, Any], name:
         for c in "xyz":
             columns[f"halo_axisA_{c}"] = columns[f"halo_axisA_{c}"] / norm
     lbox = float(np.atleast_1d(metadata["Lbox"])[0])
+    if not (np.isfinite(lbox) and lbox > 0):
+        raise InputError(f"{name}: attribute Lbox: {lbox}: expected a finite box size > 0 Mpc/h")
     for c in "xyz":
         if np.any((columns[f"halo_{c}"] < 0) | (columns[f"halo_{c}"] > lbox)):
             raise InputError(f"{name}: halo_{c}: expected positions in [0, {lbox}] Mpc/h")
@@ -217,6 +239,7 @@ def build_preset(
     """Build (or find in the cache) the catalog of an embedded preset; return its cache path."""
     if preset not in PRESETS:
         raise InputError(f"--preset: {preset!r}: expected one of {', '.join(PRESETS)}")
+    check_seed(seed)
     path = preset_catalog_path(preset, seed=seed, cache_dir=cache_dir)
     if not path.exists():
         columns, metadata = build_nbody_halos(PRESETS[preset], seed=seed, device=device, quiet=quiet)
@@ -248,8 +271,10 @@ def load_halo_catalog(
         )
     if path.suffix.lower() in (".h5", ".hdf5"):
         columns, metadata = read_halo_table(path)
+        check_columns(columns, str(path))  # a file's errors name the file, not the catalog's name
         return make_catalog(columns, metadata, str(metadata.get("name", path.name)))
     from catalogs.halos.rockstar import read_rockstar_hlist
 
     columns, metadata = read_rockstar_hlist(path)
+    check_columns(columns, str(path))
     return make_catalog(columns, metadata, path.name)

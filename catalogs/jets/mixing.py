@@ -15,8 +15,9 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from catalogs.jets.rootio import open_tree, write_jets
-from common.errors import InputError
+from catalogs.jets.rootio import open_tree, read_range, write_jets
+from common.errors import InputError, check_number, check_seed
+from common.outputs import check_output, is_root
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,9 @@ def _draw(path: str | os.PathLike[str], n_jets: int, rng: np.random.Generator) -
     if tree.num_entries < n_jets:
         raise InputError(f"{path}: tree: holds {tree.num_entries} jets, {n_jets} needed for the mixture")
     rows = np.sort(rng.choice(tree.num_entries, size=n_jets, replace=False))
-    arrays = tree.arrays(library="ak")[rows]
-    return {name: arrays[name] for name in arrays.fields if name != "npart"}
+    branches = [name for name in tree.keys() if name != "npart"]
+    arrays = read_range(tree, Path(path), branches, 0, tree.num_entries)  # names a torn branch
+    return {name: values[rows] for name, values in arrays.items()}
 
 
 def mix_jet_samples(
@@ -52,11 +54,15 @@ def mix_jet_samples(
     out: str | os.PathLike[str],
     seed: int = 0,
 ) -> MixReport:
-    """Write `n_jets` shuffled jets, a fraction `fraction` from `signal` and the rest from `background`."""
-    if not 0.0 <= fraction <= 1.0:
-        raise InputError(f"--fraction: expected a number in [0, 1], got {fraction}")
-    if n_jets < 1:
-        raise InputError(f"--n: expected a positive number of jets, got {n_jets}")
+    """Write `n_jets` shuffled jets, a fraction `fraction` from `signal` and the rest from `background`.
+
+    `out` must be neither source, and an existing `out` must be a ROOT file (docs/ARCHITECTURE.md 2)."""
+    check_number(fraction, "fraction", 0, 1)
+    check_number(n_jets, "n_jets", 1, integer=True)
+    seed = check_seed(seed)
+    if Path(signal).exists() and Path(background).exists() and os.path.samefile(signal, background):
+        raise InputError(f"{background}: is the signal file too; expected two different jet files")
+    check_output(out, "file", inputs=(signal, background), own=is_root, what="ROOT file")
     rng = np.random.default_rng(seed)
     n_signal = round(fraction * n_jets)
     parts = [_draw(signal, n_signal, rng), _draw(background, n_jets - n_signal, rng)]

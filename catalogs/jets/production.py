@@ -23,11 +23,12 @@ import numpy as np
 import uproot
 
 from catalogs.jets.generation import EventSource, JetConfig, chunk_seed, visible_particles
-from catalogs.jets.rootio import TREE, write_jets
+from catalogs.jets.rootio import TREE, read_provenance, write_jets
 from catalogs.jets.selection import select_jets
 from catalogs.jets.smearing import smear
 from common.atomic import atomic_file
-from common.errors import InputError
+from common.errors import InputError, check_seed
+from common.outputs import check_output, is_root
 from common.progress import progress
 
 CHUNK_JETS = 500
@@ -117,6 +118,15 @@ def _parts_folder(out: Path, manifest: dict[str, Any]) -> Path:
     return parts
 
 
+def _check_own_output(out: Path, provenance: str) -> None:
+    """Refuse an `out` that exists unless a run with these very options wrote it (its provenance), so that a
+    user's file is never overwritten (docs/ARCHITECTURE.md 2)."""
+    check_output(out, "file", own=is_root, what="ROOT file")
+    if out.exists() and read_provenance(out) != provenance:
+        raise InputError(f"{out}: exists and was not written by toptag generate with these options; remove "
+                         "it or choose another --out")
+
+
 def generate_jets(
     config: JetConfig,
     n_jets: int,
@@ -133,10 +143,11 @@ def generate_jets(
         raise InputError(f"{out}: --out: expected a file name ending in .root")
     if n_jets < 1 or workers < 1 or chunk_jets < 1:
         raise InputError(f"{out}: --n, --workers, --chunk-jets: expected positive integers")
-    if seed < 0:
-        raise InputError(f"{out}: --seed: expected a non-negative integer, got {seed}")
+    seed = check_seed(seed)
     wall = time.perf_counter()
     manifest = {"config": dataclasses.asdict(config), "seed": seed, "chunk_jets": chunk_jets}
+    provenance = json.dumps(manifest | {"n_jets": n_jets}, sort_keys=True)
+    _check_own_output(out, provenance)
     parts = _parts_folder(out, manifest)
     sizes = [min(chunk_jets, n_jets - start) for start in range(0, n_jets, chunk_jets)]
     paths = [parts / f"chunk_{index:05d}_{size}.root" for index, size in enumerate(sizes)]
@@ -153,7 +164,7 @@ def generate_jets(
                 future.result()
                 for future in progress(as_completed(futures), total=len(jobs), desc=desc, quiet=quiet)
             ]
-    write_jets(out, (read_chunk(path) for path in paths))
+    write_jets(out, (read_chunk(path) for path in paths), provenance=provenance)
     shutil.rmtree(parts)
     return GenerationReport(
         path=out,

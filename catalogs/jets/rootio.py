@@ -28,6 +28,7 @@ from common.atomic import atomic_file
 from common.errors import InputError
 
 TREE = "tree"
+PROVENANCE = "provenance"  # a TObjString beside the tree: how the file was made (JSON), e.g. by generate_jets
 JETCLASS_LABELS = (
     "label_QCD", "label_Hbb", "label_Hcc", "label_Hgg", "label_H4q",
     "label_Hqql", "label_Zqq", "label_Wqq", "label_Tbqq", "label_Tbl",
@@ -78,8 +79,10 @@ def _branch_type(values: Any) -> Any:
     return (values.dtype, values.shape[1:]) if values.ndim > 1 else values.dtype
 
 
-def write_jets(path: str | os.PathLike[str], chunks: Iterable[Mapping[str, Any]]) -> int:
-    """Write the jets of `chunks` (branch name -> array, one entry per jet) to TTree `tree`, atomically.
+def write_jets(path: str | os.PathLike[str], chunks: Iterable[Mapping[str, Any]], *,
+               provenance: str | None = None) -> int:
+    """Write the jets of `chunks` (branch name -> array, one entry per jet) to TTree `tree`, atomically,
+    with `provenance` (text, e.g. JSON of the run's options) as a TObjString beside it.
 
     Returns the number of jets written. Every chunk must carry the same branches.
     """
@@ -94,7 +97,18 @@ def write_jets(path: str | os.PathLike[str], chunks: Iterable[Mapping[str, Any]]
             total += len(next(iter(arrays.values())))
         if tree is None:
             raise InputError(f"{path}: {TREE}: no jets to write")
+        if provenance is not None:
+            file[PROVENANCE] = provenance
     return total
+
+
+def read_provenance(path: str | os.PathLike[str]) -> str | None:
+    """The provenance text `write_jets` stored in `path`; None when the file has none or is unreadable."""
+    try:
+        with uproot.open(path) as file:
+            return str(file[PROVENANCE]) if PROVENANCE in file.keys(cycle=False) else None
+    except Exception:  # not a ROOT file, torn, foreign: it has no provenance of ours
+        return None
 
 
 # ---------------------------------------------------------------- reading
@@ -155,7 +169,7 @@ def _branches(tree: Any, label_names: tuple[str, ...], extra: Sequence[str]) -> 
     return [*MOMENTUM_BRANCHES, *extra, *label_names, *jet_names]
 
 
-def _read_range(tree: Any, path: Path, branches: Sequence[str], start: int, stop: int) -> dict[str, ak.Array]:
+def read_range(tree: Any, path: Path, branches: Sequence[str], start: int, stop: int) -> dict[str, ak.Array]:
     """Read `branches` over entries [start, stop) one by one, so that an error names its branch."""
     arrays = {}
     for branch in branches:
@@ -181,6 +195,44 @@ def _pt_ordered(arrays: Mapping[str, ak.Array], names: Sequence[str]) -> dict[st
     return {**arrays, **{name: arrays[name][order] for name in names}}
 
 
+def _jagged_counts(values: ak.Array, path: Path, name: str) -> np.ndarray:
+    """Constituents per jet of a jagged numeric branch; InputError naming it if it is anything else."""
+    if values.ndim != 2 or not np.issubdtype(ak.to_numpy(ak.flatten(values)).dtype, np.number):
+        raise InputError(f"{path}: {name}: expected one jagged list of numbers per jet")
+    return ak.to_numpy(ak.num(values))
+
+
+def _check_particles(arrays: Mapping[str, ak.Array], path: Path, start: int,
+                     extra: Sequence[str]) -> np.ndarray:
+    """Constituents per jet, after checking that every per-particle branch is jagged like part_px, that no
+    jet is empty and that energies are finite and non-negative (GeV); InputError naming branch and jet."""
+    counts = _jagged_counts(arrays["part_px"], path, "part_px")
+    for name in (*MOMENTUM_BRANCHES, *extra):
+        if not np.array_equal(_jagged_counts(arrays[name], path, name), counts):
+            raise InputError(f"{path}: {name}: expected one jagged list per jet, as long as part_px")
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        raise InputError(f"{path}: part_px: jet {start + empty[0]} has no constituents")
+    for name in MOMENTUM_BRANCHES:
+        bad = ~np.isfinite(ak.to_numpy(ak.flatten(arrays[name])))
+        if name == "part_energy":
+            bad |= ak.to_numpy(ak.flatten(arrays[name])) < 0
+        if bad.any():
+            jet = start + int(np.searchsorted(np.cumsum(counts), np.flatnonzero(bad)[0], side="right"))
+            rule = "finite and >= 0 GeV" if name == "part_energy" else "finite (GeV)"
+            raise InputError(f"{path}: {name}: jet {jet} has a constituent that is not {rule}")
+    return counts
+
+
+def _label_values(values: ak.Array, path: Path, name: str) -> np.ndarray:
+    """A label branch as 0/1 integers; InputError unless it holds booleans, or integers 0 and 1."""
+    flat = ak.to_numpy(values) if values.ndim == 1 else None
+    if flat is None or flat.dtype.kind not in "biu" or ((flat != 0) & (flat != 1)).any():
+        kind = "not one value per jet" if flat is None else f"{flat.dtype} values"
+        raise InputError(f"{path}: {name}: expected one boolean (or 0/1 integer) per jet, found {kind}")
+    return flat.astype(np.int64)
+
+
 def _to_jet_arrays(
     arrays: Mapping[str, ak.Array],
     path: Path,
@@ -190,15 +242,8 @@ def _to_jet_arrays(
     extra: Sequence[str],
 ) -> JetArrays:
     """Check and pad the branches of jets start, start + 1, ... of `path`."""
-    counts = ak.to_numpy(ak.num(arrays["part_px"]))
-    for name in (*MOMENTUM_BRANCHES, *extra):
-        values = arrays[name]
-        if values.ndim != 2 or not np.array_equal(ak.to_numpy(ak.num(values)), counts):
-            raise InputError(f"{path}: {name}: expected one jagged list per jet, as long as part_px")
-    empty = np.flatnonzero(counts == 0)
-    if empty.size:
-        raise InputError(f"{path}: part_px: jet {start + empty[0]} has no constituents")
-    onehot = np.stack([ak.to_numpy(arrays[name]).astype(np.int64) for name in label_names], axis=1)
+    counts = _check_particles(arrays, path, start, extra)
+    onehot = np.stack([_label_values(arrays[name], path, name) for name in label_names], axis=1)
     several = np.flatnonzero(onehot.sum(axis=1) > 1)
     if several.size:
         raise InputError(f"{path}: label_*: jet {start + several[0]} carries several labels")
@@ -229,7 +274,7 @@ def read_jets(
     path = Path(path)
     tree = open_tree(path)
     names = _label_names(tree, path, labels)
-    arrays = _read_range(tree, path, _branches(tree, names, extra), 0, tree.num_entries)
+    arrays = read_range(tree, path, _branches(tree, names, extra), 0, tree.num_entries)
     return _to_jet_arrays(arrays, path, 0, names, max_particles, extra)
 
 
@@ -258,7 +303,7 @@ def iter_jets(
             try:
                 batch = next(steps)
             except Exception as err:  # find and name the unreadable branch
-                _read_range(tree, path, branches, start, min(start + step_size, tree.num_entries))
+                read_range(tree, path, branches, start, min(start + step_size, tree.num_entries))
                 raise InputError(
                     f"{path}: {TREE}: cannot be read (truncated or corrupt? {_brief(err)})"
                 ) from err

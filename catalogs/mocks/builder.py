@@ -28,7 +28,7 @@ from catalogs.mocks.correlations import STATISTICS, check_r_edges, galaxy_arrays
 from catalogs.mocks.design import RunConfig, latin_hypercube
 from catalogs.mocks.hod import PARAM_NAMES, HodIAModel, model_description
 from catalogs.mocks.store import MockStore, RowResult, check_writable
-from common.errors import InputError
+from common.errors import InputError, check_seed
 from common.progress import progress
 
 _MODEL: HodIAModel | None = None  # the model of this process (a worker inherits it when forked)
@@ -138,8 +138,9 @@ def build_mock_dataset(
     global _MODEL
     out = Path(out)
     config = config or RunConfig()
-    if realisations < 1 or workers < 1 or seed < 0:
-        raise InputError("realisations, workers, seed: expected realisations >= 1, workers >= 1, seed >= 0")
+    if realisations < 1 or workers < 1:
+        raise InputError("realisations, workers: expected realisations >= 1, workers >= 1")
+    seed = check_seed(seed)
     check_writable(out)
     halo_meta = catalog_metadata(halocat)  # name, Lbox, redshift, particle_mass, content_hash
     model = HodIAModel(halocat, name=halo_meta["name"], min_particles=config.min_particles)

@@ -7,19 +7,22 @@ from typing import Annotated
 
 import typer
 
-from cli.common import QuietOption, SeedOption, user_errors
+from cli.common import QuietOption, SeedOption, checked_output, in_range, user_errors
+from common.outputs import is_root
 
 
 @user_errors
+@checked_output("out", "file", own=is_root, what="ROOT file")
 def generate(
     process: Annotated[str, typer.Option("--process", help="top (hadronic t tbar) | qcd (QCD dijets)")],
-    n: Annotated[int, typer.Option("--n", help="Number of accepted jets to write.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of accepted jets to write.")],
     out: Annotated[Path, typer.Option("--out", help="ROOT file to write (JetClass branch names).")],
-    workers: Annotated[int, typer.Option("--workers", help="Parallel worker processes.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel worker processes.")] = 1,
     seed: SeedOption = 0,
     mpi: Annotated[bool, typer.Option("--mpi", help="Multiparton interactions on (default off).")] = False,
     smear: Annotated[bool, typer.Option("--smear", help="Smear energies (catalogs.jets.smearing).")] = False,
-    chunk_jets: Annotated[int, typer.Option("--chunk-jets", help="Accepted jets per resumable chunk.")] = 500,
+    chunk_jets: Annotated[int, typer.Option("--chunk-jets", min=1,
+                                            help="Accepted jets per resumable chunk.")] = 500,
     quiet: QuietOption = False,
 ) -> None:
     """Generate top or QCD jets (Kasieczka et al. 2019 recipe, particle level) into a JetClass-style ROOT
@@ -40,11 +43,13 @@ def generate(
 
 
 @user_errors
+@checked_output("out", "file", inputs=("signal", "background"), own=is_root, what="ROOT file")
 def mix(
     signal: Annotated[Path, typer.Option("--signal", help="ROOT file of signal (top) jets.")],
     background: Annotated[Path, typer.Option("--background", help="ROOT file of background (QCD) jets.")],
-    fraction: Annotated[float, typer.Option("--fraction", help="Signal fraction of the mixed sample.")],
-    n: Annotated[int, typer.Option("--n", help="Number of jets in the mixed sample.")],
+    fraction: Annotated[float, typer.Option("--fraction", callback=in_range(0, 1),
+                                            help="Signal fraction of the mixed sample.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of jets in the mixed sample.")],
     out: Annotated[Path, typer.Option("--out", help="ROOT file to write.")],
     seed: SeedOption = 0,
 ) -> None:

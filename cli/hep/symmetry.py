@@ -8,19 +8,23 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DeviceOption, QuietOption, SeedOption, user_errors
+from cli.common import DeviceOption, QuietOption, SeedOption, checked_output, in_range, user_errors
+from common.outputs import holds
 
 
 @user_errors
+@checked_output("out", "dir", inputs=("files",), own=holds("symmetry.json"), what="output folder")
 def discover_symmetry(
     files: Annotated[list[Path], typer.Argument(help="ROOT files of jets (JetClass-style TTree 'tree').")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (symmetry.json, symmetry.png).")
                    ] = Path("sym"),
-    constituents: Annotated[int, typer.Option("--constituents", help="Leading constituents per jet.")] = 2,
-    generators: Annotated[int, typer.Option("--generators", help="Lie-algebra basis elements k.")] = 7,
-    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the jets.")] = 30,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Jets per step.")] = 64,
-    sigma: Annotated[float, typer.Option("--sigma", help="Std of the coefficients z_i of g = exp(Σ z_i L_i).")
+    constituents: Annotated[int, typer.Option("--constituents", min=1,
+                                              help="Leading constituents per jet.")] = 2,
+    generators: Annotated[int, typer.Option("--generators", min=1, help="Lie-algebra basis elements k.")] = 7,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the jets.")] = 30,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Jets per step.")] = 64,
+    sigma: Annotated[float, typer.Option("--sigma", callback=in_range(0, open_lo=True),
+                                          help="Std of the coefficients z_i of g = exp(Σ z_i L_i).")
                      ] = 0.3,
     device: DeviceOption = "cpu",
     seed: SeedOption = 0,

@@ -11,20 +11,24 @@ from typing import Annotated
 
 import typer
 
-from cli.common import QuietOption, SeedOption, user_errors
+from cli.common import QuietOption, SeedOption, checked_output, user_errors
+from common.outputs import holds
 
 
 @user_errors
+@checked_output("out", "dir", inputs=("tagger", "data", "signal", "background"), own=holds("summary.json"),
+                what="fit directory")
 def fit(
     tagger: Annotated[Path, typer.Argument(help="A tagger directory written by 'toptag train'.")],
     data: Annotated[Path, typer.Option("--data", help="ROOT file of the mixed sample to fit.")],
     signal: Annotated[Path, typer.Option("--signal", help="ROOT file of signal (top) jets: the template.")],
     background: Annotated[Path, typer.Option("--background", help="ROOT file of background (QCD) jets.")],
     out: Annotated[Path, typer.Option("--out", help="Output fit directory.")] = Path("fit"),
-    bins: Annotated[int, typer.Option("--bins", help="Score bins (equal-population in the pooled MC).")] = 10,
-    chains: Annotated[int, typer.Option("--chains", help="NUTS chains.")] = 4,
-    warmup: Annotated[int, typer.Option("--warmup", help="Warm-up iterations per chain.")] = 500,
-    samples: Annotated[int, typer.Option("--samples", help="Kept draws per chain.")] = 1000,
+    bins: Annotated[int, typer.Option("--bins", min=2,
+                                      help="Score bins (equal-population in the pooled MC).")] = 10,
+    chains: Annotated[int, typer.Option("--chains", min=1, help="NUTS chains.")] = 4,
+    warmup: Annotated[int, typer.Option("--warmup", min=1, help="Warm-up iterations per chain.")] = 500,
+    samples: Annotated[int, typer.Option("--samples", min=1, help="Kept draws per chain.")] = 1000,
     template_uncertainty: Annotated[bool, typer.Option(
         "--template-uncertainty/--no-template-uncertainty",
         help="Barlow-Beeston-lite nuisances for the templates' MC statistics.")] = True,

@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DeviceOption, QuietOption, SeedOption, user_errors
+from cli.common import DeviceOption, QuietOption, SeedOption, checked_output, user_errors
+from common.outputs import holds
+from emulators.artifact_files import EMULATOR_JSON
 
 DropNanOption = Annotated[bool, typer.Option("--drop-nan", help="Exclude (and count) rows holding NaN "
                                              "instead of refusing the dataset.")]
@@ -20,12 +22,13 @@ def _excluded_line(excluded: dict) -> str:
 
 
 @user_errors
+@checked_output("out", "dir", inputs=("mocks", "error_mocks"), own=holds(EMULATOR_JSON), what="artifact")
 def train(
     mocks: Annotated[Path, typer.Argument(help="Mock dataset (HDF5, docs/ARCHITECTURE.md 3.1).")],
     out: Annotated[Path, typer.Option("--out", help="Artifact directory (emulator.json + weights).")],
-    ensemble: Annotated[int, typer.Option("--ensemble", help="Members of the deep ensemble.")] = 5,
+    ensemble: Annotated[int, typer.Option("--ensemble", min=1, help="Members of the deep ensemble.")] = 5,
     epochs: Annotated[
-        int, typer.Option("--epochs", help="Epochs per member (the cosine schedule spans them).")
+        int, typer.Option("--epochs", min=1, help="Epochs per member (the cosine schedule spans them).")
     ] = 120,
     mc_dropout: Annotated[bool, typer.Option("--mc-dropout", help="One network with MC dropout instead of "
                                              "a deep ensemble (--ensemble is then ignored).")] = False,
@@ -97,6 +100,7 @@ def calibrate_scale(
 
 
 @user_errors
+@checked_output("out", "dir", inputs=("emulator", "test"), own=holds("metrics.json"), what="report")
 def evaluate(
     emulator: Annotated[Path, typer.Argument(help="Artifact directory written by `iaemu train`.")],
     test: Annotated[Path, typer.Argument(help="Mock dataset (if the training file: its held-out rows).")],

@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from cli.common import QuietOption, SeedOption, user_errors
+from cli.common import QuietOption, SeedOption, checked_output, in_range, user_errors
 from common.errors import InputError, check_choice
+from common.outputs import holds
 from inference.ia.settings import IANutsSettings
 
 IA_NUTS = IANutsSettings()  # the defaults of the NUTS options below
 
-ChainsOption = Annotated[int, typer.Option("--chains", help="NUTS chains.")]
+ChainsOption = Annotated[int, typer.Option("--chains", min=1, help="NUTS chains.")]
 ChainMethodOption = Annotated[
     str,
     typer.Option(
@@ -31,10 +32,10 @@ EmulatorCovarianceOption = Annotated[
     ),
 ]
 WarmupOption = Annotated[
-    int, typer.Option("--warmup", help="Warm-up iterations per chain (emcee: burn-in steps).")
+    int, typer.Option("--warmup", min=1, help="Warm-up iterations per chain (emcee: burn-in steps).")
 ]
 SamplesOption = Annotated[
-    int, typer.Option("--samples", help="Kept draws per chain (emcee: steps per walker).")
+    int, typer.Option("--samples", min=1, help="Kept draws per chain (emcee: steps per walker).")
 ]
 RhatTargetOption = Annotated[
     float,
@@ -46,7 +47,8 @@ RhatTargetOption = Annotated[
 ]
 MaxSamplesOption = Annotated[
     int,
-    typer.Option("--max-samples", help="Most draws per chain when going on for R-hat (0: 4 x --samples)."),
+    typer.Option("--max-samples", min=0,
+                 help="Most draws per chain when going on for R-hat (0: 4 x --samples)."),
 ]
 DenseMassOption = Annotated[
     bool,
@@ -55,7 +57,8 @@ DenseMassOption = Annotated[
         help="NUTS adapts a dense mass matrix (the HOD parameters are correlated) or a diagonal one.",
     ),
 ]
-TargetAcceptOption = Annotated[float, typer.Option("--target-accept", help="NUTS target acceptance.")]
+TargetAcceptOption = Annotated[float, typer.Option(
+    "--target-accept", callback=in_range(0, 1, open_lo=True, open_hi=True), help="NUTS target acceptance.")]
 StatsOption = Annotated[
     str | None,
     typer.Option("--stats", help="Statistics to fit, e.g. xi,omega,eta (default: all in the observation)."),
@@ -70,7 +73,14 @@ VarianceOption = Annotated[
 
 
 def _stats(text: str | None) -> tuple[str, ...] | None:
-    return tuple(s.strip() for s in text.split(",") if s.strip()) if text else None
+    """The --stats list, checked (a subset of xi, omega, eta) before any file is read."""
+    from inference.ia.observations import check_stats
+
+    if text is None:
+        return None
+    stats = tuple(s.strip() for s in text.split(",") if s.strip())
+    check_stats(stats)
+    return stats
 
 
 def _named_numbers(items: list[str] | None, option: str, count: int, expected: str) -> dict[str, list[float]]:
@@ -84,6 +94,8 @@ def _named_numbers(items: list[str] | None, option: str, count: int, expected: s
             values = []
         if len(values) != count:
             raise InputError(f"{option}: '{item}': expected {expected}")
+        if name.strip() in out:
+            raise InputError(f"{option}: '{name.strip()}' given twice: expected each parameter once")
         out[name.strip()] = values
     return out
 
@@ -107,6 +119,7 @@ def _nuts_budget(chains: int, chain_method: str, warmup: int, samples: int, rhat
 
 
 @user_errors
+@checked_output("out", "dir", inputs=("tng", "emulator"), own=holds("summary.json"), what="fit directory")
 def fit(
     tng: Annotated[
         Path,
@@ -136,7 +149,7 @@ def fit(
     chains: ChainsOption = IA_NUTS.chains,
     chain_method: ChainMethodOption = IA_NUTS.chain_method,
     walkers: Annotated[
-        int, typer.Option("--walkers", help="emcee walkers (even, >= 2 x free parameters).")
+        int, typer.Option("--walkers", min=2, help="emcee walkers (even, >= 2 x free parameters).")
     ] = 32,
     warmup: WarmupOption = IA_NUTS.warmup,
     samples: SamplesOption = IA_NUTS.samples,
@@ -215,6 +228,8 @@ def fit(
 
 
 @user_errors
+@checked_output("out", "dir", inputs=("emulator", "held_out"), own=holds("coverage.json"),
+                what="validation directory")
 def validate(
     emulator: Annotated[Path, typer.Argument(help="Emulator artifact directory.")],
     held_out: Annotated[
@@ -225,7 +240,7 @@ def validate(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Directory: coverage.json, injections.csv, plots.")],
-    n_injections: Annotated[int, typer.Option("--n-injections", help="Held-out mocks to fit.")] = 200,
+    n_injections: Annotated[int, typer.Option("--n-injections", min=1, help="Held-out mocks to fit.")] = 200,
     stats: StatsOption = None,
     emulator_variance: VarianceOption = "both",
     chains: ChainsOption = IA_NUTS.chains,
@@ -236,12 +251,13 @@ def validate(
     dense_mass: DenseMassOption = IA_NUTS.dense_mass,
     target_accept: TargetAcceptOption = IA_NUTS.target_accept,
     batch: Annotated[int, typer.Option(
-        "--batch", help="Injections sampled together; a batch goes on until all of them reach --rhat-target."
+        "--batch", min=1,
+        help="Injections sampled together; a batch goes on until all of them reach --rhat-target."
     )] = 1,
     chain_method: ChainMethodOption = IA_NUTS.chain_method,
     emulator_covariance: EmulatorCovarianceOption = "fixed",
     retry_target_accept: Annotated[float, typer.Option(
-        "--retry-target-accept",
+        "--retry-target-accept", callback=in_range(0, 1, open_hi=True),
         help="An injection left with R-hat >= --rhat-target or > 1% divergent draws is fitted again with "
         "this target acceptance, twice the warm-up and twice --max-samples; 0: never.",
     )] = 0.99,
@@ -249,7 +265,7 @@ def validate(
         "--max-retries", min=0,
         help="Most refits of an injection; each doubles the warm-up and the most draws of the one before.",
     )] = 2,
-    workers: Annotated[int, typer.Option("--workers", help="Processes sharing the injections.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes sharing the injections.")] = 1,
     seed: SeedOption = 0,
     quiet: QuietOption = False,
 ) -> None:

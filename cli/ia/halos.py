@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from cli.common import DeviceOption, QuietOption, SeedOption, user_errors
+from cli.common import DeviceOption, QuietOption, SeedOption, checked_output, user_errors
+from common.outputs import is_hdf5
 
 app = typer.Typer(help="Build the embedded N-body halo catalog or import a real one.", no_args_is_help=True)
 
@@ -36,6 +37,7 @@ def summary(catalog: Any, seconds: float) -> str:
 
 @app.command("build")
 @user_errors
+@checked_output("out", "file", own=is_hdf5, what="HDF5 halo table")
 def build(
     preset: Annotated[str, typer.Option("--preset", help="tiny | default | large")] = "default",
     out: Annotated[Path, typer.Option("--out", help="HDF5 file to write the halo table to.")] = Path(

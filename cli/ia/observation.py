@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli.common import user_errors
+from cli.common import checked_output, in_range, user_errors
+from common.outputs import is_hdf5
 
 app = typer.Typer(
     help="Build observation files (contract 3.3) from measurement tables.", no_args_is_help=True
@@ -16,6 +17,8 @@ app = typer.Typer(
 
 @app.command("import")
 @user_errors
+@checked_output("out", "file", inputs=("xi", "omega", "eta", "cov", "r_edges"), own=is_hdf5,
+                what="observation file")
 def import_tables(
     out: Annotated[Path, typer.Option("--out", help="Observation file to write (HDF5).")],
     xi: Annotated[Path | None, typer.Option(
@@ -38,12 +41,14 @@ def import_tables(
         "--r-edges", help="Bin edges (Mpc/h): EDGES.npy or comma-separated numbers; needed with .npy "
         "vectors, and lets a fit rebin the emulator exactly.")] = None,
     jackknife: Annotated[int | None, typer.Option(
-        "--jackknife", help="The covariance is a jackknife estimate from N sub-volumes (recorded for the "
+        "--jackknife", min=2,
+        help="The covariance is a jackknife estimate from N sub-volumes (recorded for the "
         "fit's Hartlap or Sellentin-Heavens correction).")] = None,
     source: Annotated[str | None, typer.Option("--source", help="Recorded as the file's 'source'.")] = None,
     sample: Annotated[str | None, typer.Option("--sample", help="Recorded as the file's 'sample'.")] = None,
     redshift: Annotated[
-        float | None, typer.Option("--redshift", help="Recorded as the file's 'redshift'.")
+        float | None, typer.Option("--redshift", callback=in_range(0),
+                                   help="Recorded as the file's 'redshift'.")
     ] = None,
 ) -> None:
     """Build an observation HDF5 file from tables (r xi err, r ed err, r ee err) or .npy data vectors."""
@@ -64,11 +69,13 @@ def import_tables(
 
 @app.command("from-mock")
 @user_errors
+@checked_output("out", "file", inputs=("mocks",), own=is_hdf5, what="observation file")
 def from_mock(
     mocks: Annotated[Path, typer.Argument(help="A mock dataset written by 'iaemu simulate'.")],
     out: Annotated[Path, typer.Option("--out", help="Observation file to write (HDF5).")],
     row: Annotated[
-        int | None, typer.Option("--row", help="The design point (row of /params); default: first usable.")
+        int | None, typer.Option("--row", min=0,
+                                 help="The design point (row of /params); default: first usable.")
     ] = None,
 ) -> None:
     """Make an observation at known parameters: the mean of one mock row's realisations, and its variance."""

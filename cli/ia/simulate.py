@@ -5,10 +5,13 @@ from typing import Annotated
 
 import typer
 
-from cli.common import QuietOption, SeedOption, user_errors
+from cli.common import QuietOption, SeedOption, checked_output, in_range, user_errors
+from common.errors import SEED_MAX
+from common.outputs import is_hdf5
 
 
 @user_errors
+@checked_output("out", "file", inputs=("halos", "config"), own=is_hdf5, what="HDF5 dataset")
 def simulate(
     halos: Annotated[
         str,
@@ -21,14 +24,15 @@ def simulate(
     n_points: Annotated[
         int | None,
         typer.Option(
-            "--n-points", help="Latin-hypercube design points (omit when the config lists `points`)."
+            "--n-points", min=1, help="Latin-hypercube design points (omit when the config lists `points`)."
         ),
     ] = None,
-    realisations: Annotated[int, typer.Option("--realisations", help="Mocks per design point.")] = 1,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    realisations: Annotated[int, typer.Option("--realisations", min=1, help="Mocks per design point.")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")] = 1,
     seed: SeedOption = 0,
     halo_seed: Annotated[
-        int, typer.Option("--halo-seed", help="Seed of an embedded N-body preset (independent of --seed).")
+        int, typer.Option("--halo-seed", callback=in_range(0, SEED_MAX, integer=True),
+                          help="Seed of an embedded N-body preset (independent of --seed).")
     ] = 0,
     config: Annotated[
         Path | None,

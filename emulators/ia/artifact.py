@@ -32,12 +32,10 @@ from safetensors.torch import load_file, save_file
 from common.errors import InputError
 from common.hashing import hash_files
 from emulators.artifact_files import EMULATOR_JSON, WEIGHTS
+from emulators.ia.artifact_schema import FORMAT, FORMAT_VERSION, read_emulator_json
 from emulators.ia.data import LOG_STATISTICS, STATISTICS, Scalers
 from emulators.ia.emulator import TorchEmulator
 from emulators.ia.network import Ensemble, IAEmuNet, ModelConfig
-
-FORMAT = "iaemu-emulator"
-FORMAT_VERSION = 1
 
 
 def artifact_dict(emulator: TorchEmulator) -> dict:
@@ -87,17 +85,27 @@ def write_artifact(emulator: TorchEmulator, directory: str | os.PathLike[str]) -
 
 
 def read_json(directory: str | os.PathLike[str]) -> dict:
-    """``emulator.json`` of an artifact, checked for its format."""
-    path = Path(directory) / EMULATOR_JSON
-    if not path.is_file():
-        raise InputError(f"{directory}: {EMULATOR_JSON} missing (not an emulator artifact)")
+    """``emulator.json`` of an artifact, checked against its schema
+    (:func:`emulators.ia.artifact_schema.read_emulator_json`)."""
+    return read_emulator_json(directory)
+
+
+def _network(doc: dict, weights: Path) -> Ensemble:
+    """The ensemble of ``doc``'s architecture with the tensors of ``weights``; InputError naming the file
+    and the key when they do not fit together."""
     try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err})") from err
-    if doc.get("format") != FORMAT or doc.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: format: expected {FORMAT} version {FORMAT_VERSION}")
-    return doc
+        cfg = ModelConfig(**doc["architecture"])
+        net = Ensemble(cfg, [IAEmuNet(cfg) for _ in range(doc["ensemble"]["size"])])
+    except (TypeError, ValueError, KeyError) as err:
+        raise InputError(f"{Path(weights).parent / EMULATOR_JSON}: architecture: cannot build the network "
+                         f"({type(err).__name__}: {err})") from None
+    try:
+        net.load_state_dict(load_file(weights), strict=True)
+    except (RuntimeError, OSError) as err:  # missing, unexpected or misshapen tensors; a torn file
+        first = " ".join(str(err).split())[:200]
+        raise InputError(f"{weights}: tensors do not match {EMULATOR_JSON}'s architecture "
+                         f"({first})") from None
+    return net
 
 
 def load_emulator(directory: str | os.PathLike[str], device: str | torch.device = "cpu") -> TorchEmulator:
@@ -106,12 +114,10 @@ def load_emulator(directory: str | os.PathLike[str], device: str | torch.device 
     weights = Path(directory) / WEIGHTS
     if not weights.is_file() or hash_files(weights) != doc["weights"]["sha256"]:
         raise InputError(f"{weights}: missing or not the weights {EMULATOR_JSON} was written with")
-    cfg = ModelConfig(**doc["architecture"])
-    net = Ensemble(cfg, [IAEmuNet(cfg) for _ in range(doc["ensemble"]["size"])])
-    net.load_state_dict(load_file(weights), strict=True)
+    net = _network(doc, weights)
     net.to(device).eval()
     return TorchEmulator(net, Scalers.from_dict(doc["scalers"]), list(doc["param_names"]),
                          np.asarray(doc["r"]), np.asarray(doc["r_edges"]),
                          int(doc["variance"]["n_realisations"]), doc["ensemble"]["epistemic"],
-                         int(doc["ensemble"]["mc_samples"]), doc["training"], doc.get("noise"),
+                         int(doc["ensemble"]["mc_samples"]), doc.get("training") or {}, doc.get("noise"),
                          doc.get("emulator_error"))

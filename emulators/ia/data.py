@@ -28,6 +28,7 @@ import numpy as np
 from catalogs.mocks.correlations import STATISTICS
 from common.errors import InputError
 from common.hashing import hash_files
+from common.hdf5 import check_increasing, numeric_dataset
 
 LOG_STATISTICS = ("xi",)
 
@@ -72,10 +73,8 @@ class MockData:
 
 
 def _require(h5: h5py.File, path: str, name: str) -> np.ndarray:
-    if name not in h5:
-        raise InputError(f"{path}: /{name}: missing (a mock dataset needs /params, /r, /r_edges, "
-                         f"/{', /'.join(STATISTICS)} and /done)")
-    return h5[name][()]
+    return numeric_dataset(h5, path, name, f"missing (a mock dataset needs /params, /r, /r_edges, "
+                           f"/{', /'.join(STATISTICS)} and /done)")
 
 
 def _check_shapes(path: str, params: np.ndarray, r: np.ndarray, r_edges: np.ndarray, stats: dict,
@@ -86,6 +85,8 @@ def _check_shapes(path: str, params: np.ndarray, r: np.ndarray, r_edges: np.ndar
     if r.ndim != 1 or r_edges.shape != (r.size + 1,):
         raise InputError(f"{path}: /r_edges: expected shape ({r.size + 1},) for {r.size} bins, "
                          f"got {r_edges.shape}")
+    check_increasing(r, path, "r")
+    check_increasing(r_edges, path, "r_edges")
     for name, values in stats.items():
         if values.ndim != 3 or values.shape[0] != n or values.shape[2] != r.size:
             raise InputError(f"{path}: /{name}: expected shape ({n}, R, {r.size}), got {values.shape}")

@@ -30,7 +30,7 @@ import numpy as np
 from common.atomic import atomic_file
 from common.errors import InputError
 from emulators.artifact_files import EMULATOR_JSON
-from emulators.ia.data import read_mocks
+from emulators.ia.data import MockData, read_mocks
 from emulators.ia.emulator import TorchEmulator
 from emulators.ia.noise import read_realisations
 
@@ -65,19 +65,32 @@ def excess_covariance(
     return (vectors * np.clip(values, 0.0, None)) @ vectors.T, int(ok.sum())
 
 
-def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> dict:
-    """The artifact's ``emulator_error`` entry measured on every usable row of ``mocks`` (docs/ARCHITECTURE.md
-    3.1, read and checked by :func:`emulators.ia.data.read_mocks`), which must share the emulator's parameters
-    and bins and must not be its training file."""
+def read_error_mocks(mocks: str | os.PathLike[str], training_sha256: str | None, param_names: list[str],
+                     r_edges: np.ndarray) -> MockData:
+    """The usable rows of ``mocks`` (docs/ARCHITECTURE.md 3.1), checked to be independent of the training file
+    (its SHA-256) and to share its parameters and bins (Mpc/h): cheap, so a training checks them first."""
+    if not Path(mocks).is_file():
+        raise InputError(f"{mocks}: no such mock file (the independent mocks of the emulator error)")
     data = read_mocks(mocks, drop_nan=True)
-    if data.sha256 == emulator.meta.get("data", {}).get("sha256"):
+    if data.sha256 == training_sha256:
         raise InputError(f"{mocks}: the emulator's training file; expected independent mocks")
-    if data.param_names != list(emulator.param_names):
+    if data.param_names != list(param_names):
         raise InputError(f"{mocks}: /params: param_names {', '.join(data.param_names)} differ from the "
-                         f"emulator's {', '.join(emulator.param_names)}")
-    edges = np.asarray(emulator.r_edges)
+                         f"emulator's {', '.join(param_names)}")
+    edges = np.asarray(r_edges)
     if data.r_edges.shape != edges.shape or not np.allclose(data.r_edges, edges, rtol=1e-9):
         raise InputError(f"{mocks}: /r_edges: bins differ from the emulator's")
+    if len(data.params) < 2:
+        raise InputError(f"{mocks}: /done: {len(data.params)} usable rows; expected at least 2")
+    return data
+
+
+def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> dict:
+    """The artifact's ``emulator_error`` entry measured on every usable row of ``mocks`` (docs/ARCHITECTURE.md
+    3.1, read and checked by :func:`read_error_mocks`), which must share the emulator's parameters and bins
+    and must not be its training file."""
+    data = read_error_mocks(mocks, emulator.meta.get("data", {}).get("sha256"), list(emulator.param_names),
+                            emulator.r_edges)
     cube = read_realisations(mocks, data.row_index)
     pred = emulator.predict(data.params, n_realisations=1)
     corr = None if emulator.noise is None else np.asarray(emulator.noise["correlation"], float)

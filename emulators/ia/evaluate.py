@@ -24,6 +24,7 @@ import numpy as np
 
 from common.atomic import atomic_directory
 from common.errors import InputError
+from common.outputs import check_output, holds
 from emulators.ia.data import STATISTICS, MockData, read_mocks
 from emulators.ia.emulator import TorchEmulator
 from emulators.ia.interface import Prediction
@@ -104,6 +105,7 @@ def evaluate_artifact(emulator_dir: str | os.PathLike[str], test_path: str | os.
     from emulators.ia.artifact import load_emulator
     from emulators.ia.plots import write_plots
 
+    check_output(out, "dir", inputs=(emulator_dir, test_path), own=holds("metrics.json"), what="report")
     emulator = load_emulator(emulator_dir, device=device)
     data = read_mocks(test_path, drop_nan=drop_nan)
     held_out = data.sha256 == emulator.meta.get("data", {}).get("sha256")

@@ -20,7 +20,9 @@ import torch
 
 from common.atomic import atomic_directory
 from common.device import resolve_device
-from common.errors import InputError
+from common.errors import InputError, check_seed
+from common.outputs import check_output, holds
+from emulators.artifact_files import EMULATOR_JSON
 from emulators.ia.data import STATISTICS, MockData, Scalers, read_mocks, split_rows, training_arrays
 from emulators.ia.emulator import TorchEmulator
 from emulators.ia.losses import BetaSchedule, beta_nll
@@ -113,15 +115,16 @@ def train_to_artifact(mocks: str | os.PathLike[str], out: str | os.PathLike[str]
     (docs/ARCHITECTURE.md 3.2); with ``error_mocks`` (independent mocks) the artifact carries the emulator
     error measured on them (:mod:`emulators.ia.error`)."""
     from emulators.ia.artifact import write_artifact
-    from emulators.ia.error import emulator_error
+    from emulators.ia.error import emulator_error, read_error_mocks
     from emulators.ia.evaluate import compute_metrics
     from emulators.ia.noise import emulator_noise
 
     settings = settings or EmulatorSettings()
-    out = Path(out)
+    check_seed(settings.train.seed, "seed")
+    out = check_output(out, "dir", inputs=(mocks, error_mocks), own=holds(EMULATOR_JSON), what="artifact")
     data = read_mocks(mocks, drop_nan=drop_nan)
-    if error_mocks is not None and not Path(error_mocks).is_file():  # refused before, not after, training
-        raise InputError(f"--error-mocks: {error_mocks}: no such mock file")
+    if error_mocks is not None:  # refused before, not after, training
+        read_error_mocks(error_mocks, data.sha256, data.param_names, data.r_edges)
     fractions = (settings.val_fraction, settings.test_fraction)
     tr, va, te = split_rows(len(data.params), fractions, settings.train.seed)
     ckpt_root = out.with_name(out.name + ".checkpoints")

@@ -38,9 +38,8 @@ from safetensors.numpy import load_file
 from common.errors import InputError
 from common.hashing import hash_files
 from emulators.artifact_files import EMULATOR_JSON, WEIGHTS
+from emulators.ia.artifact_schema import read_emulator_json
 from emulators.ia.interface import Prediction
-
-FORMAT, FORMAT_VERSION = "iaemu-emulator", 1
 
 _ACTIVATIONS: dict[str, Callable[..., jax.Array]] = {
     "silu": jax.nn.silu,
@@ -249,16 +248,9 @@ def load_jax_emulator(
     """
     directory = Path(directory)
     path, wpath = directory / EMULATOR_JSON, directory / WEIGHTS
-    if not path.is_file() or not wpath.is_file():
-        raise InputError(f"{directory}: not an emulator artifact (expected {EMULATOR_JSON} and {WEIGHTS})")
-    try:
-        doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not valid JSON ({err})") from None
-    if doc.get("format") != FORMAT or doc.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: format: expected {FORMAT} version {FORMAT_VERSION}")
+    doc = read_emulator_json(directory)
     sha = hash_files(wpath)
-    if sha != doc.get("weights", {}).get("sha256"):
+    if sha != doc["weights"]["sha256"]:
         raise InputError(f"{wpath}: not the weights {EMULATOR_JSON} was written with (SHA-256 differs)")
     tensors = load_file(str(wpath))
     ens = doc["ensemble"]

@@ -23,7 +23,8 @@ from typing import Literal
 
 import jax.numpy as jnp
 
-from common.errors import check_choice
+from common.errors import check_choice, check_number, check_seed
+from common.outputs import check_output, holds
 from inference.ia.likelihood import (
     DEFAULT_EMULATOR_COVARIANCE,
     DEFAULT_VARIANCE,
@@ -34,6 +35,7 @@ from inference.ia.likelihood import (
     XiSpace,
     build_likelihood,
 )
+from inference.ia.observations import check_stats
 from inference.ia.settings import IANutsSettings
 from inference.sampling.emcee_sampler import run_emcee
 from inference.sampling.nuts import SamplerResult, run_nuts
@@ -71,6 +73,10 @@ class FitSettings(IANutsSettings):
         check_choice(self.sampler, Sampler, "sampler")
         check_choice(self.start, Start, "start")
         check_choice(self.covariance_correction, CovarianceCorrection, "covariance_correction")
+        check_number(self.walkers, "walkers", 2, integer=True)
+        check_seed(self.seed)
+        if self.stats is not None:
+            check_stats(self.stats, "stats")
 
 
 def start_point(like: IALikelihood, settings: FitSettings) -> dict[str, float] | None:
@@ -180,6 +186,7 @@ def fit_observation(
     from inference.ia.observations import read_observation
 
     settings = settings or FitSettings()
+    check_output(out, "dir", inputs=(emulator_dir, observation_path), own=holds("summary.json"))
     emulator = load_jax_emulator(emulator_dir)
     observation = read_observation(observation_path)
     like = build_likelihood(

@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 
 from common.errors import InputError
+from common.hdf5 import check_increasing, numeric_dataset
 from emulators.ia.interface import Emulator
 from inference.ia.binning import describe_bins, same_bins
 from inference.ia.observations import STATISTICS
@@ -49,12 +50,17 @@ def read_held_out(path: str | Path, emulator: Emulator) -> HeldOut:
             names = tuple(
                 str(n.decode() if isinstance(n, bytes) else n) for n in f["params"].attrs["param_names"]
             )
-            params, r = f["params"][()].astype(float), f["r"][()].astype(float)
-            edges = f["r_edges"][()].astype(float) if "r_edges" in f else None
-            cube = np.stack([f[s][()] for s in STATISTICS], axis=2).astype(float)  # (N, R, S, B)
-            done = f["done"][()].astype(bool) if "done" in f else np.ones(len(params), bool)
-    except (OSError, KeyError) as err:
+            params, r = numeric_dataset(f, path, "params"), numeric_dataset(f, path, "r")
+            edges = numeric_dataset(f, path, "r_edges") if "r_edges" in f else None
+            cube = np.stack([numeric_dataset(f, path, s) for s in STATISTICS], axis=2)  # (N, R, S, B)
+            done = numeric_dataset(f, path, "done") if "done" in f else np.ones(len(params), bool)
+    except InputError:
+        raise
+    except (OSError, KeyError, ValueError) as err:  # ValueError: statistics of different shapes
         raise InputError(f"{path}: not a readable mock dataset ({err})") from None
+    check_increasing(r, path, "r")
+    if edges is not None:
+        check_increasing(edges, path, "r_edges")
     if names != tuple(emulator.param_names):
         raise InputError(
             f"{path}: /params: param_names {', '.join(names)} differ from the emulator's "
@@ -65,7 +71,7 @@ def read_held_out(path: str | Path, emulator: Emulator) -> HeldOut:
             f"{path}: /r: bins differ from the emulator's: {describe_bins(r, edges)} vs "
             f"{describe_bins(np.asarray(emulator.r), emulator.r_edges)}"
         )
-    keep = done & np.isfinite(cube).all(axis=(1, 2, 3)) & np.isfinite(params).all(axis=1)
+    keep = done.astype(bool) & np.isfinite(cube).all(axis=(1, 2, 3)) & np.isfinite(params).all(axis=1)
     training = getattr(emulator, "doc", {}).get("training") or {}
     if training.get("data", {}).get("sha256") == hash_files(path):
         test_rows = np.zeros_like(keep)

@@ -30,9 +30,18 @@ from scipy.linalg import block_diag
 from catalogs.mocks.correlations import STATISTICS
 from common.atomic import atomic_file
 from common.errors import InputError
+from common.hdf5 import numeric_dataset
 from inference.ia.binning import describe_bins, outside
 
 ATTRS = ("source", "sample", "redshift")
+
+
+def check_stats(stats: tuple[str, ...] | list[str], name: str = "--stats") -> None:
+    """InputError naming ``name`` unless ``stats`` is a non-empty subset of xi, omega, eta without repeats."""
+    unknown = [s for s in stats if s not in STATISTICS]
+    if unknown or not stats or len(set(stats)) < len(stats):
+        raise InputError(f"{name}: {','.join(unknown or stats) or '(empty)'}: expected a subset of "
+                         f"{','.join(STATISTICS)}, each once")
 
 
 @dataclass(frozen=True)
@@ -61,9 +70,7 @@ class Observation:
 
     def select(self, stats: tuple[str, ...] | list[str]) -> Observation:
         """The sub-observation with only ``stats``; InputError naming any statistic that is missing."""
-        unknown = [s for s in stats if s not in STATISTICS]
-        if unknown or not stats:
-            raise InputError(f"--stats: {','.join(unknown) or '(empty)'}: expected a subset of xi,omega,eta")
+        check_stats(stats)
         missing = [s for s in stats if s not in self.values]
         if missing:
             raise InputError(
@@ -156,11 +163,9 @@ def read_observation(path: str | Path) -> Observation:
         raise InputError(f"{path}: no such observation file")
     try:
         with h5py.File(path, "r") as f:
-            if "r" not in f:
-                raise InputError(f"{path}: /r: missing (radial bin centres, Mpc/h)")
-            r = np.asarray(f["r"][()], dtype=np.float64)
-            edges = np.asarray(f["r_edges"][()], dtype=np.float64) if "r_edges" in f else None
-            values = {s: np.asarray(f[s][()], dtype=np.float64) for s in STATISTICS if s in f}
+            r = numeric_dataset(f, path, "r", "missing (radial bin centres, Mpc/h)")
+            edges = numeric_dataset(f, path, "r_edges") if "r_edges" in f else None
+            values = {s: numeric_dataset(f, path, s) for s in STATISTICS if s in f}
             stats = [s for s in STATISTICS if s in values]
             cov = _read_cov(f, path, stats, r.size)
             attrs = {a: str(f.attrs[a]) for a in ATTRS if a in f.attrs}
@@ -180,15 +185,15 @@ def _jackknife(value: object, path: Path) -> int | None:
 
 def _read_cov(f: h5py.File, path: Path, stats: list[str], nb: int) -> np.ndarray:
     if "cov" in f:
-        return np.asarray(f["cov"][()], dtype=np.float64)
+        return numeric_dataset(f, path, "cov")
     blocks = []
     for s in stats:
         if f"cov_{s}" in f:
-            block = np.asarray(f[f"cov_{s}"][()], dtype=np.float64)
+            block = numeric_dataset(f, path, f"cov_{s}")
             if block.shape != (nb, nb):
                 raise InputError(f"{path}: /cov_{s}: expected shape ({nb}, {nb}), got {block.shape}")
         elif f"err_{s}" in f:
-            err = np.asarray(f[f"err_{s}"][()], dtype=np.float64)
+            err = numeric_dataset(f, path, f"err_{s}")
             if err.shape != (nb,) or not np.all(np.isfinite(err)) or np.any(err <= 0):
                 raise InputError(f"{path}: /err_{s}: expected {nb} finite positive standard deviations")
             block = np.diag(err**2)

@@ -53,13 +53,41 @@ def read_validation_u(validation: str | os.PathLike[str]) -> tuple[np.ndarray, d
     for path in (report, table):
         if not path.is_file():
             raise InputError(f"{path}: missing (expected an `iaemu validate` output directory)")
-    run = json.loads(report.read_text()).get("run", {})
-    with open(table, newline="") as fh:
-        rows = list(csv.reader(fh))
-    columns = [j for j, name in enumerate(rows[0]) if name.endswith("_u")]
+    return _u_table(table), _run_block(report)
+
+
+def _run_block(report: Path) -> dict:
+    """The ``run`` object of coverage.json; InputError for a torn or foreign file."""
+    try:
+        doc = json.loads(report.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{report}: not valid JSON (truncated? {err})") from None
+    run = doc.get("run") if isinstance(doc, dict) else None
+    if not isinstance(run, dict):
+        raise InputError(f"{report}: run: missing; expected the object `iaemu validate` writes")
+    return run
+
+
+def _u_table(table: Path) -> np.ndarray:
+    """The ``*_u`` columns (K, F) of injections.csv, each a number in [0, 1]; InputError naming the row."""
+    try:
+        with open(table, newline="") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"{table}: not a readable CSV table ({err})") from None
+    columns = [j for j, name in enumerate(rows[0]) if name.endswith("_u")] if rows else []
     if not columns or len(rows) < 2:
         raise InputError(f"{table}: no injections with u columns")
-    return np.asarray([[float(row[j]) for j in columns] for row in rows[1:]]), run
+    u = np.full((len(rows) - 1, len(columns)), np.nan)
+    for i, row in enumerate(rows[1:]):
+        try:
+            u[i] = [float(row[j]) for j in columns]
+        except (IndexError, ValueError):
+            pass
+        if not np.all((u[i] >= 0) & (u[i] <= 1)):
+            raise InputError(f"{table}: row {i + 2}: expected a number in [0, 1] in every u column "
+                             f"({', '.join(rows[0][j] for j in columns)}); truncated?")
+    return u
 
 
 def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.PathLike[str]) -> dict:

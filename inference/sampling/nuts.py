@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common.errors import InputError
+from common.errors import InputError, check_seed
 from common.progress import progress
 from inference.sampling.settings import NutsSettings
 
@@ -215,6 +215,7 @@ def run_nuts(
     R-hat is below it, in every dataset, or each chain holds ``most_draws``.
     """
     nuts = replace(settings or NutsSettings(), **budget)
+    seed = check_seed(seed)
     chains, warmup, samples = nuts.chains, nuts.warmup, nuts.samples
     rhat_target, max_samples = nuts.rhat_target, nuts.most_draws
     kwargs = dict(model_kwargs or {})

@@ -23,8 +23,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from common.errors import InputError
+from common.errors import InputError, check_seed
 from common.hashing import hash_arrays, hash_files
+from common.outputs import check_output, holds
 from emulators.artifact_files import TAGGER_JSON
 from inference.sampling.nuts import SamplerResult, run_nuts
 from inference.sampling.outputs import write_fit_directory
@@ -78,6 +79,9 @@ def fit_histograms(data: Histogram, signal: Histogram, background: Histogram, *,
     """Fit the signal fraction of `data` given signal and background histograms on the same bins
     (``budget``: NutsSettings fields that override ``nuts``, e.g. ``chains=2``)."""
     templates = make_templates(signal, background)
+    if np.allclose(templates.signal, templates.background, rtol=0.0, atol=1e-12):
+        raise InputError(f"{signal.source}, {background.source}: templates: the signal and background shapes "
+                         "are identical: expected templates that differ, or the fraction is unconstrained")
     args = template_data(data, templates)
     result = run_nuts(_model(template_uncertainty), nuts, model_args=(args,), seed=seed, quiet=quiet,
                       init=_init(data.counts, data.counts.size, template_uncertainty), **budget)
@@ -187,12 +191,26 @@ def _tagger_scores(tagger_dir: Path, root_file: Path, quiet: bool) -> np.ndarray
             return np.asarray(h5["score"][:], dtype=np.float64)
 
 
+def _check_order(signal: np.ndarray, background: np.ndarray, paths: dict[str, Path]) -> None:
+    """Refuse templates whose signal scores lower than the background on average (files swapped?)."""
+    if signal.size and background.size and signal.mean() < background.mean():
+        raise InputError(f"{paths['signal']}: scores: the signal jets score {signal.mean():.3g} on average, "
+                         f"the background ({paths['background']}) {background.mean():.3g}: expected the "
+                         "signal to score higher (are --signal and --background swapped?)")
+
+
 def fit_tagger_files(tagger_dir: str | os.PathLike[str], data: str | os.PathLike[str],
                      signal: str | os.PathLike[str], background: str | os.PathLike[str],
                      out: str | os.PathLike[str], *, bins: int = 10, template_uncertainty: bool = True,
                      nuts: NutsSettings = TEMPLATE_NUTS, seed: int = 0, quiet: bool = False) -> dict:
-    """Score the jets of three ROOT files with a tagger, fit the signal fraction of `data`, write `out`."""
+    """Score the jets of three ROOT files with a tagger, fit the signal fraction of `data`, write `out`.
+
+    Checked before any jet is scored: `out` (a fit directory that is none of the inputs, docs/ARCHITECTURE.md
+    2), the seed, the files; after scoring, that the signal scores higher than the background on average."""
     tagger_dir = Path(tagger_dir)
+    check_seed(seed)
+    check_output(out, "dir", inputs=(tagger_dir, data, signal, background), own=holds("summary.json"),
+                 what="fit directory")
     config = tagger_dir / TAGGER_JSON
     if not config.is_file():
         raise InputError(f"{tagger_dir}: tagger.json: expected a tagger directory with its config")
@@ -203,7 +221,10 @@ def fit_tagger_files(tagger_dir: str | os.PathLike[str], data: str | os.PathLike
         if not path.is_file():
             raise InputError(f"{path}: --{role}: expected a ROOT file")
         open_tree(path)  # refuses an unreadable or empty file before any jet is scored
+    if os.path.samefile(paths["signal"], paths["background"]):
+        raise InputError(f"{paths['background']}: is the signal file too: expected two different jet files")
     scores = {role: _tagger_scores(tagger_dir, path, quiet) for role, path in paths.items()}
+    _check_order(scores["signal"], scores["background"], paths)
     edges = score_edges(bins, scores["signal"], scores["background"], scores["data"])
     hists = {role: histogram(s, edges, source=str(paths[role])) for role, s in scores.items()}
     fit = fit_histograms(hists["data"], hists["signal"], hists["background"],

@@ -73,12 +73,17 @@ def score_edges(bins: int | Sequence[float], signal: np.ndarray, background: np.
         if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
             raise InputError(f"--bins: expected >= 2 strictly increasing edges, got {edges.tolist()}")
         return edges
-    if bins < 1:
-        raise InputError(f"--bins: expected a number of bins >= 1, got {bins}")
+    if bins < 2:
+        raise InputError(f"--bins: expected a number of bins >= 2 (one bin cannot tell signal from "
+                         f"background), got {bins}")
     pooled = np.concatenate([_scores(signal, "signal"), _scores(background, "background")])
     everything = np.concatenate([pooled, *(_scores(o, "data") for o in others)])
     inner = np.quantile(pooled, np.linspace(0, 1, bins + 1)[1:-1])
-    return np.unique(np.concatenate([[everything.min()], inner, [everything.max()]]))
+    edges = np.unique(np.concatenate([[everything.min()], inner, [everything.max()]]))
+    if edges.size < 3:
+        raise InputError(f"scores: every jet has the score {edges[0]:g}: expected scores that differ, so "
+                         "that at least 2 bins can be made")
+    return edges
 
 
 def histogram(scores: np.ndarray, edges: np.ndarray, *, weights: np.ndarray | None = None,

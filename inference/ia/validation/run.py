@@ -52,6 +52,7 @@ import numpy as np
 
 from common.atomic import atomic_file
 from common.errors import InputError
+from common.outputs import check_output, holds
 from common.progress import progress
 from inference.ia.held_out import HeldOut, read_held_out
 from inference.ia.likelihood import (
@@ -316,6 +317,7 @@ def validate_artifact(
     from inference.ia.emulator_jax import load_jax_emulator
 
     settings = settings or ValidationSettings()
+    check_output(out, "dir", inputs=(emulator_dir, held_out), own=holds("coverage.json"))
     emulator = load_jax_emulator(emulator_dir, n_realisations=1)  # one realisation per injection
     held = read_held_out(held_out, emulator)
     choose_injections(held, settings)  # refuse bad input before any work starts

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.errors import check_choice
+from common.errors import check_choice, check_number, check_seed
 from inference.ia.likelihood import DEFAULT_EMULATOR_COVARIANCE, EmulatorCovariance, EmulatorVariance
+from inference.ia.observations import check_stats
 from inference.ia.settings import IANutsSettings
 
 
@@ -33,6 +34,11 @@ class ValidationSettings(IANutsSettings):
         super().__post_init__()
         check_choice(self.emulator_variance, EmulatorVariance, "emulator_variance")
         check_choice(self.emulator_covariance, EmulatorCovariance, "emulator_covariance")
+        if self.stats is not None:
+            check_stats(self.stats, "stats")
+        for name in ("n_injections", "batch"):
+            check_number(getattr(self, name), name, 1, integer=True)
+        check_seed(self.seed)
 
 
 @dataclass

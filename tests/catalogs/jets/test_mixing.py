@@ -67,5 +67,6 @@ def test_cli_bad_fraction_exits_2_with_one_line(sources: tuple[Path, Path], tmp_
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: --fraction: expected a number in [0, 1], got 1.5"]
+    assert result.stderr.strip().splitlines() == [
+        "error: toptag mix: Invalid value for '--fraction': 1.5: expected a number in [0, 1]"]
     assert not (tmp_path / "m.root").exists()

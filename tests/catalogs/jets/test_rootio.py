@@ -120,6 +120,7 @@ def jetclass_like(path: Path, n: int, seed: int) -> np.ndarray:
         name: ak.unflatten(rng.normal(size=int(counts.sum())).astype(np.float32), counts)
         for name in ("part_px", "part_py", "part_pz", "part_energy", "part_deta", "part_dphi")
     }
+    jagged["part_energy"] = abs(jagged["part_energy"])  # energies are non-negative (the reader checks)
     classes = rng.integers(0, len(JETCLASS_LABELS), n)
     flat = {name: (classes == k) for k, name in enumerate(JETCLASS_LABELS)}
     flat.update(

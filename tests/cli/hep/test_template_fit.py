@@ -91,3 +91,28 @@ def test_empty_template_file(inputs: dict[str, Path]) -> None:
 def test_missing_data_file(inputs: dict[str, Path]) -> None:
     one_line_exit_2(toptag_fit(inputs, inputs["dir"] / "fit_missing", data=inputs["dir"] / "nope.root"),
                     "nope.root", "--data")
+
+
+def test_identical_templates_are_refused_before_sampling(inputs: dict[str, Path]) -> None:
+    """The background a byte-for-byte copy of the signal: the fraction would be unconstrained."""
+    copy = inputs["dir"] / "sig_copy.root"
+    copy.write_bytes(inputs["signal"].read_bytes())
+    out = inputs["dir"] / "fit_identical"
+    one_line_exit_2(toptag_fit(inputs, out, *SETTINGS, background=copy), "templates", "identical")
+    assert not out.exists()
+
+
+def test_swapped_signal_and_background_are_refused_before_sampling(inputs: dict[str, Path]) -> None:
+    """Whichever file the (untrained) tagger scores lower is passed as --signal."""
+    means = {}
+    for role in ("signal", "background"):
+        predict_file(inputs["tagger"], inputs[role], inputs["dir"] / f"mean_{role}.h5", quiet=True)
+        import h5py
+
+        with h5py.File(inputs["dir"] / f"mean_{role}.h5") as h5:
+            means[role] = float(np.mean(h5["score"][:]))
+    low, high = sorted(("signal", "background"), key=means.get)
+    out = inputs["dir"] / "fit_swapped"
+    result = toptag_fit(inputs, out, *SETTINGS, signal=inputs[low], background=inputs[high])
+    one_line_exit_2(result, "swapped")
+    assert not out.exists()

@@ -165,7 +165,7 @@ def test_bad_datasets_exit_2(tmp_path: Path) -> None:
     fine = write_dataset(tmp_path / "fine.h5", 10, 4)
     assert_one_line_exit_2(
         iaemu("train", fine, "--out", tmp_path / "e", "--error-mocks", tmp_path / "absent.h5"),
-        "--error-mocks", "absent.h5", "no such mock file",
+        "independent mocks", "absent.h5", "no such mock file",
     )
     assert not (tmp_path / "e").exists()
 
