@@ -7,14 +7,15 @@ only when a command runs.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cli.common import DeviceOption, QuietOption, SeedOption, user_errors
+from cli.common import DeviceOption, QuietOption, SeedOption, checked_output, in_range, user_errors
 from common.errors import InputError, check_choice
+from common.outputs import holds, is_hdf5
+from emulators.artifact_files import TAGGER_JSON
 
 Files = Annotated[list[Path], typer.Argument(help="ROOT files of jets (JetClass-style TTree 'tree').")]
 
@@ -40,18 +41,22 @@ TaggerDir = Annotated[Path, typer.Argument(help="A tagger directory written by '
 
 
 @user_errors
+@checked_output("out", "dir", inputs=("files", "val", "metric"), own=holds(TAGGER_JSON),
+                what="tagger directory")
 def train(
     files: Files,
     val: Annotated[list[Path], typer.Option("--val", help="Validation ROOT file(s); repeat for more.")],
     model: Annotated[str, typer.Option("--model", help="lorentznet | lgatr | pfn")] = "lorentznet",
     out: Annotated[Path, typer.Option("--out", help="Output tagger directory.")] = Path("tagger"),
-    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training jets.")] = 20,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Jets per step.")] = 64,
-    lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-3,
-    max_jets: Annotated[int | None, typer.Option("--max-jets", help="Use at most this many jets.")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the training jets.")] = 20,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Jets per step.")] = 64,
+    lr: Annotated[float, typer.Option("--lr", callback=in_range(0, open_lo=True),
+                                      help="AdamW learning rate.")] = 1e-3,
+    max_jets: Annotated[int | None, typer.Option("--max-jets", min=1,
+                                                 help="Use at most this many jets.")] = None,
     max_constituents: Annotated[int, typer.Option(
-        "--max-constituents", help="Keep each jet's N leading-pT constituents (recorded in the tagger; "
-        "evaluate and predict apply it).")] = 200,
+        "--max-constituents", min=1, help="Keep each jet's N leading-pT constituents (recorded in the "
+        "tagger; evaluate and predict apply it).")] = 200,
     config: Annotated[list[str] | None, typer.Option(
         "--config", help="Model setting KEY=VALUE, repeatable (e.g. --config hidden=32 --config layers=4); "
         "the keys are the fields of the model's config in tagger.json.")] = None,
@@ -75,12 +80,6 @@ def train(
 
     check_choice(model, tuple(MODELS), "--model")
     check_choice(precision, Precision, "--precision")
-    if not (math.isfinite(lr) and lr > 0):
-        raise InputError(f"--lr: {lr}: expected a positive learning rate")
-    for flag, value in (("--max-jets", max_jets), ("--max-constituents", max_constituents),
-                        ("--epochs", epochs), ("--batch-size", batch_size)):
-        if value is not None and value < 1:
-            raise InputError(f"{flag}: {value}: expected a positive integer")
     if beams and model == "pfn":
         raise InputError("--beams: the pfn tagger takes no reference vectors (lorentznet and lgatr do)")
     overrides = _model_settings(config or [])
@@ -99,11 +98,12 @@ def train(
 
 
 @user_errors
+@checked_output("out", "dir", inputs=("tagger", "files"), own=holds("metrics.json"), what="report")
 def evaluate(
     tagger: TaggerDir,
     files: Files,
     out: Annotated[Path, typer.Option("--out", help="Output report directory.")] = Path("report"),
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples.")] = 200,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=2, help="Bootstrap resamples.")] = 200,
     device: DeviceOption = "auto",
     seed: SeedOption = 0,
     quiet: QuietOption = False,
@@ -111,8 +111,6 @@ def evaluate(
     """Evaluate a tagger on test files: accuracy, ROC AUC, 1/εB at εS = 0.3, 0.5 (metrics.json, plots)."""
     from emulators.taggers.report import evaluate_tagger
 
-    if bootstrap < 2:
-        raise InputError(f"--bootstrap: {bootstrap}: expected at least 2 resamples")
     report = evaluate_tagger(tagger, files, out, device=device, seed=seed, n_bootstrap=bootstrap)
     if not quiet:
         print(json.dumps({k: v for k, v in report["metrics"].items()}, indent=1))
@@ -120,6 +118,7 @@ def evaluate(
 
 
 @user_errors
+@checked_output("out", "file", inputs=("tagger", "file"), own=is_hdf5, what="HDF5 scores file")
 def predict(
     tagger: TaggerDir,
     file: Annotated[Path, typer.Argument(help="A ROOT file of jets.")],

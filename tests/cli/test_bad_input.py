@@ -28,6 +28,10 @@ COMMANDS = {
     "toptag fit": (["toptag", "fit", "IN/tagger", "--data", "IN/d.root", "--signal", "IN/s.root",
                     "--background", "IN/b.root", "--out", "OUT"], "dir"),
     "discover-symmetry": (["toptag", "discover-symmetry", "IN/s.root", "--out", "OUT"], "dir"),
+    "toptag train": (["toptag", "train", "IN/s.root", "IN/b.root", "--val", "IN/v.root", "--out", "OUT"],
+                     "dir"),
+    "toptag evaluate": (["toptag", "evaluate", "IN/tagger", "IN/t.root", "--out", "OUT"], "dir"),
+    "toptag predict": (["toptag", "predict", "IN/tagger", "IN/t.root", "--out", "OUT"], "file"),
 }
 SEEDED = [name for name in COMMANDS if name not in ("observation from-mock", "observation import")]
 
