@@ -15,7 +15,8 @@ import yaml
 
 from catalogs.mocks.correlations import check_r_edges, default_r_edges
 from catalogs.mocks.hod import MIN_PARTICLES, PARAM_NAMES, as_param_dict
-from common.errors import InputError
+from catalogs.mocks.phase_space import SatelliteProfile
+from common.errors import InputError, check_choice
 
 DEFAULT_PRIOR: dict[str, tuple[float, float]] = {
     "mu_cen": (-1.0, 1.0),
@@ -113,7 +114,8 @@ class RunConfig:
     """Settings of a mock dataset beyond the command line: prior box, design, bins, retries.
 
     ``r_edges`` in Mpc/h; ``points`` (N, P) replaces the Latin hypercube when given; ``narrow_to_catalog``
-    clips logMmin to the catalog's resolved halo masses; ``min_particles`` is the smallest populated halo.
+    clips logMmin to the catalog's resolved halo masses; ``min_particles`` is the smallest populated halo;
+    ``satellites`` the satellite phase space (``catalogs.mocks.phase_space``: nfw, triaxial, subhalo).
     """
 
     prior: PriorBox = field(default_factory=lambda: PriorBox.from_mapping({}))
@@ -122,9 +124,11 @@ class RunConfig:
     max_retries: int = MAX_RETRIES
     narrow_to_catalog: bool = True
     min_particles: float = MIN_PARTICLES
+    satellites: SatelliteProfile = "nfw"
 
 
-CONFIG_KEYS = ("prior", "points", "r_edges", "max_retries", "narrow_to_catalog", "min_particles")
+CONFIG_KEYS = ("prior", "points", "r_edges", "max_retries", "narrow_to_catalog", "min_particles",
+               "satellites")
 
 
 def config_from_mapping(data: Mapping[str, object], where: str = "config") -> RunConfig:
@@ -157,6 +161,9 @@ def config_from_mapping(data: Mapping[str, object], where: str = "config") -> Ru
         if not isinstance(data["narrow_to_catalog"], bool):
             raise InputError(f"{where}: narrow_to_catalog: expected true or false")
         kwargs["narrow_to_catalog"] = data["narrow_to_catalog"]
+    if "satellites" in data:
+        check_choice(data["satellites"], SatelliteProfile, f"{where}: satellites")
+        kwargs["satellites"] = data["satellites"]
     return RunConfig(**kwargs)  # type: ignore[arg-type]
 
 

@@ -135,3 +135,15 @@ def test_subhalo_satellites_sit_on_their_hosts_subhalos() -> None:
     pos = np.stack([np.asarray(gal[c], float)[sat] for c in "xyz"], 1)
     nearest = np.linalg.norm(pos[:, None] - sub_pos[None], axis=2).min(1)
     np.testing.assert_allclose(nearest, 0.0, atol=1e-4)
+
+
+def test_the_mock_config_chooses_the_satellites_and_the_dataset_records_them() -> None:
+    from catalogs.mocks.design import config_from_mapping
+    from catalogs.mocks.hod import model_description
+
+    assert config_from_mapping({}).satellites == "nfw"
+    assert config_from_mapping({"satellites": "triaxial"}).satellites == "triaxial"
+    with pytest.raises(InputError, match="mocks.yaml: satellites: 'sphere': expected one of nfw, triaxial"):
+        config_from_mapping({"satellites": "sphere"}, "mocks.yaml")
+    assert "ellipsoid" in model_description("triaxial")["components"]["satellites_profile"]
+    assert model_description()["components"]["satellites_profile"] == "NFWPhaseSpace"
