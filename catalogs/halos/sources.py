@@ -29,6 +29,8 @@ MIN_MEMBERS = 20
 PRESETS: dict[str, NBodyConfig] = {
     "tiny": NBodyConfig(box=32.0, n_side=32, mesh_factor=2, z_init=19.0, n_steps=20),
     "default": NBodyConfig(box=64.0, n_side=128, mesh_factor=2, z_init=19.0, n_steps=40),
+    # the default's mass resolution in a box that holds the field's bins (to 31.6 Mpc/h < Lbox/4)
+    "wide": NBodyConfig(box=128.0, n_side=256, mesh_factor=2, z_init=19.0, n_steps=40),
     "large": NBodyConfig(box=256.0, n_side=512, mesh_factor=2, z_init=19.0, n_steps=40),
 }
 REQUIRED_COLUMNS = (

@@ -39,7 +39,7 @@ def summary(catalog: Any, seconds: float) -> str:
 @user_errors
 @checked_output("out", "file", own=is_hdf5, what="HDF5 halo table")
 def build(
-    preset: Annotated[str, typer.Option("--preset", help="tiny | default | large")] = "default",
+    preset: Annotated[str, typer.Option("--preset", help="tiny | default | wide | large")] = "default",
     out: Annotated[Path, typer.Option("--out", help="HDF5 file to write the halo table to.")] = Path(
         "halos.h5"
     ),
