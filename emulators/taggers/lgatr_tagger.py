@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from emulators.taggers.lorentz import minkowski_dot, psi
+from emulators.taggers.lorentz import check_references, minkowski_dot, psi
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class LGATrConfig:
     dropout: float = 0.1
     momentum_scale: float = 100.0  # GeV
     references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_references(self.references, "lgatr config")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,9 +51,6 @@ class LGATrTagger(nn.Module):
         from lgatr import LGATr, MLPConfig, SelfAttentionConfig, get_spurions
 
         self.config = config = config or LGATrConfig()
-        for kind in config.references:
-            if kind not in ("beam", "time"):
-                raise ValueError(f"reference vector kind {kind!r}: expected 'beam' or 'time'")
         spurions = get_spurions(beam_spurion="lightlike" if "beam" in config.references else None,
                                 add_time_spurion="time" in config.references, beam_mirror=True)
         self.register_buffer("spurions", spurions, persistent=False)

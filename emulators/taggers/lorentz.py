@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from common.errors import InputError
+
 METRIC = (1.0, -1.0, -1.0, -1.0)
 
 
@@ -44,6 +46,16 @@ def psi(a: torch.Tensor) -> torch.Tensor:
     return torch.sign(a) * torch.log1p(a.abs())
 
 
+REFERENCE_KINDS = ("beam", "time")
+
+
+def check_references(kinds: tuple[str, ...], where: str) -> None:
+    """InputError naming `where` unless every reference-vector kind is 'beam' or 'time'."""
+    unknown = [kind for kind in kinds if kind not in REFERENCE_KINDS]
+    if unknown:
+        raise InputError(f"{where}: references: {unknown}: expected kinds among {list(REFERENCE_KINDS)}")
+
+
 def reference_vectors(kinds: tuple[str, ...], dtype: torch.dtype = torch.float32
                       ) -> tuple[torch.Tensor, list[int]]:
     """Symmetry-breaking reference vectors (R, 4) and their kind codes (1 beam, 2 time).
@@ -51,17 +63,16 @@ def reference_vectors(kinds: tuple[str, ...], dtype: torch.dtype = torch.float32
     'beam' adds (1,0,0,±1), 'time' adds (1,0,0,0). Products with the beams are invariant under rotations
     about the beam (z) axis only (a boost along z rescales E ∓ pz); the time vector keeps all rotations.
     """
+    check_references(kinds, "reference vectors")
     rows: list[tuple[float, float, float, float]] = []
     codes: list[int] = []
     for kind in kinds:
         if kind == "beam":
             rows += [(1.0, 0.0, 0.0, 1.0), (1.0, 0.0, 0.0, -1.0)]
             codes += [1, 1]
-        elif kind == "time":
+        else:
             rows.append((1.0, 0.0, 0.0, 0.0))
             codes.append(2)
-        else:
-            raise ValueError(f"reference vector kind {kind!r}: expected 'beam' or 'time'")
     return torch.tensor(rows, dtype=dtype).reshape(-1, 4), codes
 
 

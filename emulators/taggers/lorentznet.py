@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from common.errors import InputError
-from emulators.taggers.lorentz import minkowski_dot, pairwise_dots, psi, reference_vectors
+from emulators.taggers.lorentz import check_references, minkowski_dot, pairwise_dots, psi, reference_vectors
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class LorentzNetConfig:
     metric: tuple[float, ...] | None = None  # a symmetric 4×4 A, row-major, in place of diag(1, -1, -1, -1)
 
     def __post_init__(self) -> None:
+        check_references(self.references, "lorentznet config")
         if self.metric is None:
             return
         a = self.metric

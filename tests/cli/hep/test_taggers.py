@@ -99,6 +99,8 @@ BAD_TAGGER_INPUT = {
     "bad setting": (["train", "TOP", "QCD", "--val", "VAL", "--config", "hidden=wide"], "hidden"),
     "setting twice": (["train", "TOP", "QCD", "--val", "VAL", "--config", "hidden=8", "--config",
                        "hidden=9"], "given twice"),
+    "unknown reference": (["train", "TOP", "QCD", "--val", "VAL", "--config", 'references=["x"]'],
+                          "references"),
     "bad precision": (["train", "TOP", "QCD", "--val", "VAL", "--precision", "fp8"], "--precision"),
     "no bootstrap": (["evaluate", "TAGGER", "TEST", "--bootstrap", "0"], "--bootstrap"),
     "no part_energy": (["evaluate", "TAGGER", "NOENERGY"], "part_energy"),

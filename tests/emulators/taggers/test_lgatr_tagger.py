@@ -4,8 +4,10 @@ are masked out of attention (garbage in them changes nothing), and unknown refer
 import pytest
 import torch
 
+from common.errors import InputError
 from emulators.taggers.lgatr_tagger import LGATrConfig, LGATrTagger
 from emulators.taggers.lorentz import reference_vectors, toy_jets
+from emulators.taggers.lorentznet import LorentzNetConfig
 
 from .tagger_files import one_thread  # noqa: F401 (autouse fixture)
 
@@ -28,6 +30,7 @@ def test_padded_tokens_do_not_leak_into_real_ones() -> None:
         torch.testing.assert_close(model(garbage, mask), model(p, mask), rtol=1e-12, atol=1e-12)
 
 
-def test_unknown_reference_is_refused() -> None:
-    with pytest.raises(ValueError, match="reference vector kind"):
-        LGATrTagger(LGATrConfig(references=("sideways",)))
+@pytest.mark.parametrize("config", [LGATrConfig, LorentzNetConfig])
+def test_unknown_reference_is_refused(config) -> None:
+    with pytest.raises(InputError, match=r"config: references: \['sideways'\]: expected kinds among"):
+        config(references=("sideways",))
