@@ -240,7 +240,7 @@ def build_preset(
 ) -> Path:
     """Build (or find in the cache) the catalog of an embedded preset; return its cache path."""
     if preset not in PRESETS:
-        raise InputError(f"--preset: {preset!r}: expected one of {', '.join(PRESETS)}")
+        raise InputError(f"preset: {preset!r}: expected one of {', '.join(PRESETS)}")
     check_seed(seed)
     path = preset_catalog_path(preset, seed=seed, cache_dir=cache_dir)
     if not path.exists():

@@ -41,7 +41,7 @@ class JetConfig:
 
     def __post_init__(self) -> None:
         if self.process not in PROCESSES:
-            raise InputError(f"--process: {self.process!r}: expected one of {', '.join(PROCESSES)}")
+            raise InputError(f"process: {self.process!r}: expected one of {', '.join(PROCESSES)}")
         if not 0 <= self.pthat_min < self.pthat_max or not 0 <= self.pt_min < self.pt_max:
             raise InputError("jet config: pT windows: expected 0 <= min < max")
         if self.max_particles < 1 or self.radius <= 0 or self.eta_max <= 0:

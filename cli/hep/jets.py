@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.common import QuietOption, SeedOption, checked_output, in_range, user_errors
+from common.errors import check_choice
 from common.outputs import is_root
 
 
@@ -27,10 +28,10 @@ def generate(
 ) -> None:
     """Generate top or QCD jets (Kasieczka et al. 2019 recipe, particle level) into a JetClass-style ROOT
     file; a killed run started again with the same options resumes from its finished chunks."""
-    from catalogs.jets.generation import JetConfig
+    from catalogs.jets.generation import PROCESSES, JetConfig
     from catalogs.jets.production import generate_jets
 
-
+    check_choice(process, tuple(PROCESSES), "--process")
     config = JetConfig(process=process, mpi=mpi, smear=smear)
     report = generate_jets(config, n, out, workers=workers, seed=seed, chunk_jets=chunk_jets, quiet=quiet)
     rate = report.jets_generated / report.cpu_seconds if report.cpu_seconds > 0 else float("nan")

@@ -11,6 +11,7 @@ import numpy as np
 import typer
 
 from cli.common import DeviceOption, QuietOption, SeedOption, checked_output, user_errors
+from common.errors import check_choice
 from common.outputs import is_hdf5
 
 app = typer.Typer(help="Build the embedded N-body halo catalog or import a real one.", no_args_is_help=True)
@@ -53,9 +54,10 @@ def build(
 ) -> None:
     """Build a halo catalog from a preset (PM N-body + FoF; read from the cache when built before), write it
     to HDF5 and print a summary."""
-    from catalogs.halos.sources import build_preset, load_halo_catalog
+    from catalogs.halos.sources import PRESETS, build_preset, load_halo_catalog
     from common.atomic import atomic_file
 
+    check_choice(preset, tuple(PRESETS), "--preset")
     start = time.perf_counter()
     path = build_preset(preset, seed=seed, cache_dir=cache_dir, quiet=quiet, device=device)
     catalog = load_halo_catalog(preset, seed=seed, cache_dir=cache_dir, quiet=quiet, device=device)

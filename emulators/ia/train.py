@@ -72,7 +72,7 @@ def train_emulator(
     if settings.epistemic not in ("ensemble", "mc_dropout"):
         raise InputError(f"epistemic: expected 'ensemble' or 'mc_dropout', got {settings.epistemic!r}")
     if settings.members < 1:
-        raise InputError(f"--ensemble: expected at least 1 member, got {settings.members}")
+        raise InputError(f"members: expected at least 1 member, got {settings.members}")
     mc = settings.epistemic == "mc_dropout"
     cfg = replace(settings.model, n_params=train.params.shape[1], n_bins=train.r.size,
                   n_stats=len(STATISTICS), dropout=settings.mc_dropout if mc else settings.model.dropout)

@@ -125,7 +125,7 @@ def _cov_blocks(stats: list[str], covs: list[str], nb: int) -> dict[str, np.ndar
         return {}
     named = [c.partition("=") for c in covs]
     if any(sep for _, sep, _ in named) and not all(sep for _, sep, _ in named):
-        raise InputError("--cov: name every file (xi=FILE.npy) or none")
+        raise InputError("cov: name every file (xi=FILE.npy) or none")
     if len(covs) == 1 and not named[0][1]:
         matrix = _load_npy(covs[0])
         if matrix.shape == (nb * len(stats),) * 2:
@@ -143,7 +143,7 @@ def _cov_blocks(stats: list[str], covs: list[str], nb: int) -> dict[str, np.ndar
     blocks = {}
     for s, p in pairs:
         if s not in stats:
-            raise InputError(f"--cov: {s}={p}: no table given for '{s}' (expected one of {','.join(stats)})")
+            raise InputError(f"cov: {s}={p}: no table given for '{s}' (expected one of {','.join(stats)})")
         blocks[s] = _load_npy(p)
         if blocks[s].shape != (nb, nb):
             raise InputError(f"{p}: expected shape ({nb}, {nb}) for {s}, got {blocks[s].shape}")

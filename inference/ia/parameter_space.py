@@ -63,7 +63,7 @@ def parameter_space(
     """Check ``fix`` (NAME -> value) and ``bounds`` (NAME -> (lo, hi) inside the box) for the emulator."""
     names = tuple(emulator.param_names)
     lo, hi = np.array(emulator.prior_lo, dtype=float), np.array(emulator.prior_hi, dtype=float)
-    for option, given in (("--prior", bounds or {}), ("--fix", fix or {})):
+    for option, given in (("bounds", bounds or {}), ("fix", fix or {})):
         unknown = [n for n in given if n not in names]
         if unknown:
             raise InputError(
@@ -73,15 +73,15 @@ def parameter_space(
         i = names.index(name)
         if not lo[i] <= b_lo < b_hi <= hi[i]:
             raise InputError(
-                f"--prior: {name}: [{b_lo:g}, {b_hi:g}] must be a non-empty range inside the "
+                f"bounds: {name}: [{b_lo:g}, {b_hi:g}] must be a non-empty range inside the "
                 f"emulator's box [{lo[i]:g}, {hi[i]:g}]"
             )
         lo[i], hi[i] = b_lo, b_hi
     for name, value in (fix or {}).items():
         i = names.index(name)
         if not (np.isfinite(value) and lo[i] <= value <= hi[i]):
-            raise InputError(f"--fix: {name}={value:g} is outside the prior [{lo[i]:g}, {hi[i]:g}]")
+            raise InputError(f"fix: {name}={value:g} is outside the prior [{lo[i]:g}, {hi[i]:g}]")
     space = ParameterSpace(names, lo, hi, {k: float(v) for k, v in (fix or {}).items()})
     if not space.free:
-        raise InputError("--fix: every parameter is fixed; leave at least one free")
+        raise InputError("fix: every parameter is fixed; leave at least one free")
     return space

@@ -71,10 +71,10 @@ def score_edges(bins: int | Sequence[float], signal: np.ndarray, background: np.
     if not isinstance(bins, int | np.integer):
         edges = np.asarray(bins, dtype=np.float64)
         if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0):
-            raise InputError(f"--bins: expected >= 2 strictly increasing edges, got {edges.tolist()}")
+            raise InputError(f"bins: expected >= 2 strictly increasing edges, got {edges.tolist()}")
         return edges
     if bins < 2:
-        raise InputError(f"--bins: expected a number of bins >= 2 (one bin cannot tell signal from "
+        raise InputError(f"bins: expected a number of bins >= 2 (one bin cannot tell signal from "
                          f"background), got {bins}")
     pooled = np.concatenate([_scores(signal, "signal"), _scores(background, "background")])
     everything = np.concatenate([pooled, *(_scores(o, "data") for o in others)])

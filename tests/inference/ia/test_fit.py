@@ -184,12 +184,12 @@ def artifact(tmp_path_factory):
         (
             "unknown fix",
             ["--tng", "obs.h5", "--fix", "logMmn=12"],
-            "--fix: unknown parameter 'logMmn' (expected one",
+            "fix: unknown parameter 'logMmn' (expected one",
         ),
         (
             "fix outside prior",
             ["--tng", "obs.h5", "--fix", "alpha=1.5"],
-            "--fix: alpha=1.5 is outside the prior",
+            "fix: alpha=1.5 is outside the prior",
         ),
         (
             "chain method",

@@ -214,14 +214,14 @@ def test_prior_box_fixed_values_and_narrowing() -> None:
     assert float(inside) == pytest.approx(float(expected), rel=1e-6)
     assert float(like.log_density(jnp.array([0.3, 0.0]))) == -np.inf  # outside the narrowed prior
     with pytest.raises(
-        InputError, match="--fix: unknown parameter 'logMmin' \\(expected one of p0, p1, p2\\)"
+        InputError, match="fix: unknown parameter 'logMmin' \\(expected one of p0, p1, p2\\)"
     ):
         parameter_space(emu, fix={"logMmin": 12.0})
-    with pytest.raises(InputError, match="--fix: p2=1.5 is outside the prior \\[-1, 1\\]"):
+    with pytest.raises(InputError, match="fix: p2=1.5 is outside the prior \\[-1, 1\\]"):
         parameter_space(emu, fix={"p2": 1.5})
-    with pytest.raises(InputError, match="--fix: p0=0.5 is outside the prior \\[-0.5, 0.25\\]"):
+    with pytest.raises(InputError, match="fix: p0=0.5 is outside the prior \\[-0.5, 0.25\\]"):
         parameter_space(emu, fix={"p0": 0.5}, bounds={"p0": (-0.5, 0.25)})
-    with pytest.raises(InputError, match="--prior: p0"):
+    with pytest.raises(InputError, match="bounds: p0"):
         parameter_space(emu, bounds={"p0": (-2.0, 0.0)})
     with pytest.raises(InputError, match="every parameter is fixed"):
         parameter_space(emu, fix={"p0": 0.0, "p1": 0.0, "p2": 0.0})

@@ -96,5 +96,5 @@ def test_bad_scores_and_edges_are_refused() -> None:
         histogram(np.array([0.5, np.nan]), np.array([0.0, 1.0]))
     with pytest.raises(InputError, match="strictly increasing"):
         score_edges([0.0, 0.5, 0.5, 1.0], np.ones(3), np.ones(3))
-    with pytest.raises(InputError, match="--bins"):
+    with pytest.raises(InputError, match="bins: expected"):
         score_edges(0, np.ones(3), np.ones(3))
