@@ -128,8 +128,14 @@ def test_read_leading_constituents_scales_by_a_constant(tmp_path) -> None:
     x, labels, names = read_leading_constituents([path], 2)
     assert x.shape == (30, 2, 4) and set(names) == {"label_QCD", "label_Tbqq"}
     assert np.all(labels == names.index("label_Tbqq"))
-    energy = ak.to_numpy(branches["part_energy"][:, :2]) / MOMENTUM_SCALE
-    px = ak.to_numpy(branches["part_px"][:, :2]) / MOMENTUM_SCALE
+
+    def leading(name: str) -> np.ndarray:  # each jet's two leading-pT constituents (written unordered)
+        px, py = ak.to_list(branches["part_px"]), ak.to_list(branches["part_py"])
+        rows = zip(ak.to_list(branches[name]), px, py, strict=True)
+        return np.array([[v[k] for k in sorted(range(len(v)), key=lambda k: -np.hypot(x[k], y[k]))[:2]]
+                         for v, x, y in rows]) / MOMENTUM_SCALE
+
+    energy, px = leading("part_energy"), leading("part_px")
     np.testing.assert_allclose(x[..., 0], energy, rtol=1e-6)
     np.testing.assert_allclose(x[..., 1], px, rtol=1e-6)
 
