@@ -68,8 +68,9 @@ def run_point(model: str, size: int, seed: int, files: dict[str, list[Path]], ou
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """One row per (model, N): means over seeds; the error is the seeds' spread where there are several,
-    else the bootstrap std of the single test evaluation."""
+    """One row per (model, N): means over seeds; the error is the bootstrap std of the test evaluation,
+    added in quadrature to the seeds' spread where there are several (models that rank the test jets alike,
+    e.g. by the jet mass, spread less than the test sample's own fluctuation)."""
     out = []
     for key in dict.fromkeys((r["model"], r["n_train"]) for r in rows):
         sel = [r for r in rows if (r["model"], r["n_train"]) == key]
@@ -79,7 +80,9 @@ def summarise(rows: list[dict]) -> list[dict]:
                 continue
             values = np.array([r[k] for r in sel])
             row[k] = float(values.mean())
-            row[f"{k}_err"] = float(values.std(ddof=1)) if len(sel) > 1 else sel[0][f"{k}_std"]
+            bootstrap = float(np.mean([r[f"{k}_std"] for r in sel]))
+            spread = float(values.std(ddof=1)) if len(sel) > 1 else 0.0
+            row[f"{k}_err"] = float(np.hypot(bootstrap, spread))
         for k in ("train_seconds", "train_jets_per_s", "inference_jets_per_s"):
             row[k] = float(np.mean([r[k] for r in sel]))
         out.append(row)
