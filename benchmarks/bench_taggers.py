@@ -51,9 +51,13 @@ def _timed(step: Callable[[], None], device: torch.device, steps: int, warmup: i
     return time.perf_counter() - start
 
 
+def _bf16(device: torch.device, amp: bool) -> bool:
+    """Whether bf16 autocast is asked for and native on `device` (CUDA, or a CPU with AVX512-BF16/AMX)."""
+    return amp and (device.type == "cuda" or cpu_has_bf16())
+
+
 def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
-    native = device.type == "cuda" or cpu_has_bf16()
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and native)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=_bf16(device, amp))
 
 
 def _jets(n_jets: int, n: int, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -105,7 +109,7 @@ def bench_model(name: str, device: torch.device, n: int, train_batch: int, infer
 
 def _record(name: str, params: int, device: torch.device, n: int, amp: bool) -> dict:
     return {"model": name, "params": params, "device": device.type, "constituents": n,
-            "amp": amp and (device.type == "cuda" or cpu_has_bf16()), "torch": torch.__version__,
+            "amp": _bf16(device, amp), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "host": platform.node()}
 
 

@@ -169,12 +169,18 @@ def _branches(tree: Any, label_names: tuple[str, ...], extra: Sequence[str]) -> 
     return [*MOMENTUM_BRANCHES, *extra, *label_names, *jet_names]
 
 
+def _require_branches(tree: Any, path: Path, branches: Sequence[str]) -> None:
+    """InputError naming the first of `branches` that the tree lacks."""
+    missing = [branch for branch in branches if branch not in tree.keys()]
+    if missing:
+        raise InputError(f"{path}: {missing[0]}: branch missing")
+
+
 def read_range(tree: Any, path: Path, branches: Sequence[str], start: int, stop: int) -> dict[str, ak.Array]:
     """Read `branches` over entries [start, stop) one by one, so that an error names its branch."""
+    _require_branches(tree, path, branches)
     arrays = {}
     for branch in branches:
-        if branch not in tree.keys():
-            raise InputError(f"{path}: {branch}: branch missing")
         try:
             arrays[branch] = tree[branch].array(entry_start=start, entry_stop=stop, library="ak")
         except Exception as err:  # a torn basket surfaces as zlib, struct or deserialisation errors
@@ -295,9 +301,7 @@ def iter_jets(
     names = _label_names(trees[0][1], trees[0][0], labels) if trees else ()
     for path, tree in trees:
         branches = _branches(tree, _label_names(tree, path, names), extra)
-        missing = [branch for branch in branches if branch not in tree.keys()]
-        if missing:
-            raise InputError(f"{path}: {missing[0]}: branch missing")
+        _require_branches(tree, path, branches)
         steps = tree.iterate(branches, step_size=step_size, library="ak")
         for start in range(0, tree.num_entries, step_size):
             try:

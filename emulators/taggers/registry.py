@@ -98,6 +98,13 @@ def save_tagger(model: nn.Module, name: str, directory: str | Path, extra: dict[
     return Path(directory)
 
 
+def trained_constituents(meta: dict[str, Any]) -> Any:
+    """The leading constituents per jet a tagger was trained on (tagger.json `training.max_particles`; 200,
+    the readers' default, for taggers that predate it); `load_tagger` checks it is a positive integer."""
+    training = meta.get("training", {})
+    return training.get("max_particles", 200) if isinstance(training, dict) else None
+
+
 def load_tagger(directory: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """The tagger saved in `directory` (in eval mode, on the CPU) and its tagger.json contents."""
     from safetensors import SafetensorError
@@ -114,8 +121,7 @@ def load_tagger(directory: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise InputError(f"{cfg_path}: config: expected an object with 'model' and a 'config' object")
     model = build_tagger(meta.get("model"), meta["config"], where=f"{cfg_path}: model")
-    training = meta.get("training", {})
-    particles = training.get("max_particles", 200) if isinstance(training, dict) else None
+    particles = trained_constituents(meta)
     if not isinstance(particles, int) or isinstance(particles, bool) or particles < 1:
         raise InputError(f"{cfg_path}: training.max_particles: expected a positive integer, "
                          f"got {particles!r}")

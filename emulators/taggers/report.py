@@ -21,7 +21,7 @@ from common.errors import InputError
 from common.progress import progress
 from emulators.taggers import data as tagger_data
 from emulators.taggers.metrics import roc_curve, tagger_metrics
-from emulators.taggers.registry import load_tagger, predict_scores
+from emulators.taggers.registry import load_tagger, predict_scores, trained_constituents
 
 
 def _plots(directory: Path, labels: np.ndarray, scores: np.ndarray, title: str) -> None:
@@ -58,7 +58,7 @@ def evaluate_tagger(tagger_dir: str | Path, test_paths: Sequence[str | Path], ou
     """
     model, meta = load_tagger(tagger_dir)
     files = tagger_data.scan_files(test_paths, "TEST")
-    p, mask, labels = tagger_data.read_all(files, meta.get("training", {}).get("max_particles", 200))
+    p, mask, labels = tagger_data.read_all(files, trained_constituents(meta))
     if labels.min() == labels.max():
         raise InputError(f"{files[0].path}: label_*: the test jets are all of one class; need top and QCD")
     dev = resolve_device(device)
@@ -85,7 +85,7 @@ def predict_file(tagger_dir: str | Path, path: str | Path, out: str | Path, *, d
 
     model, meta = load_tagger(tagger_dir)
     dev = resolve_device(device)
-    max_particles = meta.get("training", {}).get("max_particles", 200)
+    max_particles = trained_constituents(meta)
     scores, labels = [], []
     for chunk in progress(rootio.iter_jets([path], step_size=step_size, max_particles=max_particles),
                           desc="predict", quiet=quiet):

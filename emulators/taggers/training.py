@@ -64,12 +64,13 @@ def train_tagger(train_paths: Sequence[str | Path], val_paths: Sequence[str | Pa
                          "(repeat --val before each validation file)")
     train_files = tagger_data.scan_files(train_paths, "TRAIN", max_jets)
     val_files = tagger_data.scan_files(val_paths, "--val", max_val_jets)
+    per_role = {}
     for role, files in (("training", train_files), ("validation", val_files)):
-        counts = tagger_data.class_counts(files)
-        if counts.min() == 0:
+        per_role[role] = found = tagger_data.class_counts(files)
+        if found.min() == 0:
             raise InputError(f"{', '.join(str(f.path) for f in files)}: label_*: the {role} files hold "
-                             f"{counts[1]} top and {counts[0]} QCD jets; both classes are needed")
-    counts = tagger_data.class_counts(train_files)
+                             f"{found[1]} top and {found[0]} QCD jets; both classes are needed")
+    counts = per_role["training"]
     out = Path(out)
     torch.manual_seed(seed)
     net = build_tagger(model, overrides)
