@@ -113,6 +113,21 @@ def checked_output(param: str, kind: OutputKind, *, inputs: Sequence[str] = (),
     return decorate
 
 
+def named_values(items: list[str] | None, option: str, expected: str) -> dict[str, str]:
+    """Repeated NAME=TEXT options as {NAME: TEXT}; one line naming `option` for an item without a name or
+    '=', or a name given twice."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError(f"{option}: '{item}': expected {expected}")
+        if name in out:
+            raise InputError(f"{option}: '{name}' given twice: expected each parameter once")
+        out[name] = text
+    return out
+
+
 def version_callback(value: bool) -> None:
     """Print the version and stop (for `--version`)."""
     if value:

@@ -204,7 +204,6 @@ class HodIAModel:
         check_catalog(satellites, table.colnames, np.asarray(table["halo_upid"]), name)
         self.halocat = usable_halos(halocat, name)
         self.Lbox = float(np.max(self.halocat.Lbox))
-        self.satellites = satellites
         self.model = build_model(float(self.halocat.redshift), satellites, self.halocat.halo_table)
         self._min_particles = min_particles
         self._mock_ready = False

@@ -51,6 +51,11 @@ def ellipsoid_maps(axis_a: np.ndarray, axis_b: np.ndarray, b_to_a: np.ndarray, c
     return np.einsum("nij,nj,nkj->nik", rot, scale, rot)
 
 
+def _vectors(table, prefix: str) -> np.ndarray:
+    """The columns `prefix`x, `prefix`y, `prefix`z of a galaxy table as (N, 3) float64."""
+    return np.stack([np.asarray(table[f"{prefix}{c}"], dtype=np.float64) for c in "xyz"], axis=1)
+
+
 def _triaxial_class():
     from halotools.empirical_models import NFWPhaseSpace
 
@@ -65,12 +70,11 @@ def _triaxial_class():
             super().assign_phase_space(table, seed=seed)
             if len(table) == 0:
                 return
-            column = lambda name: np.asarray(table[name], dtype=np.float64)  # noqa: E731
-            centre = np.stack([column(f"halo_{c}") for c in "xyz"], axis=1)
-            offset = np.stack([column(c) for c in "xyz"], axis=1) - centre  # not yet wrapped: no periodicity
-            maps = ellipsoid_maps(np.stack([column(f"halo_axisA_{c}") for c in "xyz"], axis=1),
-                                  np.stack([column(f"halo_axisB_{c}") for c in "xyz"], axis=1),
-                                  column("halo_b_to_a"), column("halo_c_to_a"))
+            centre = _vectors(table, "halo_")
+            offset = _vectors(table, "") - centre  # not yet wrapped into the box: no periodicity to undo
+            maps = ellipsoid_maps(_vectors(table, "halo_axisA_"), _vectors(table, "halo_axisB_"),
+                                  np.asarray(table["halo_b_to_a"], dtype=np.float64),
+                                  np.asarray(table["halo_c_to_a"], dtype=np.float64))
             moved = centre + np.einsum("nij,nj->ni", maps, offset)
             for i, c in enumerate("xyz"):
                 table[c][:] = moved[:, i]

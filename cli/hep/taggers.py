@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DeviceOption, QuietOption, SeedOption, checked_output, in_range, user_errors
+from cli.common import (
+    DeviceOption,
+    QuietOption,
+    SeedOption,
+    checked_output,
+    in_range,
+    named_values,
+    user_errors,
+)
 from common.errors import InputError, check_choice
 from common.outputs import holds, is_hdf5
 from emulators.artifact_files import TAGGER_JSON
@@ -23,13 +31,7 @@ Files = Annotated[list[Path], typer.Argument(help="ROOT files of jets (JetClass-
 def _model_settings(items: list[str]) -> dict:
     """KEY=VALUE model settings (VALUE read as JSON, else kept as text); a repeated key is refused."""
     settings: dict = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputError(f"--config: '{item}': expected KEY=VALUE, e.g. hidden=32")
-        if key in settings:
-            raise InputError(f"--config: {key}: given twice")
+    for key, text in named_values(items, "--config", "KEY=VALUE, e.g. hidden=32").items():
         try:
             settings[key] = json.loads(text)
         except json.JSONDecodeError:

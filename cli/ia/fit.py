@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import QuietOption, SeedOption, checked_output, in_range, user_errors
+from cli.common import QuietOption, SeedOption, checked_output, in_range, named_values, user_errors
 from common.errors import InputError, check_choice
 from common.outputs import holds
 from inference.ia.settings import IANutsSettings
@@ -86,17 +86,14 @@ def _stats(text: str | None) -> tuple[str, ...] | None:
 def _named_numbers(items: list[str] | None, option: str, count: int, expected: str) -> dict[str, list[float]]:
     """Parse repeated NAME=V1,V2,... options holding exactly ``count`` numbers each."""
     out = {}
-    for item in items or []:
-        name, sep, text = item.partition("=")
+    for name, text in named_values(items, option, expected).items():
         try:
-            values = [float(x) for x in text.split(",")] if sep and name.strip() else []
+            values = [float(x) for x in text.split(",")]
         except ValueError:
             values = []
         if len(values) != count:
-            raise InputError(f"{option}: '{item}': expected {expected}")
-        if name.strip() in out:
-            raise InputError(f"{option}: '{name.strip()}' given twice: expected each parameter once")
-        out[name.strip()] = values
+            raise InputError(f"{option}: '{name}={text}': expected {expected}")
+        out[name] = values
     return out
 
 
