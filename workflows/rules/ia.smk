@@ -11,6 +11,9 @@ if SCALED and not ERROR_MOCKS:
     raise ValueError("config ia.scale_injections needs error mocks: ia.n_points.error")
 EMULATOR = f"{IA_OUT}/emulator"
 TRAINED = f"{IA_OUT}/emulator_unscaled" if SCALED else EMULATOR
+# The IA chain is the longer one (mocks -> emulator -> validation -> fit): when jobs of both chains wait for
+# cores, its jobs go first and the HEP chain's fill the cores it leaves free.
+IA_PRIORITY = 1
 
 
 rule ia_all:
@@ -33,6 +36,7 @@ rule halos:
     resources:
         mem_mb=IA.get("halos_mem_mb", 8000),
         runtime=60,
+    priority: IA_PRIORITY
     conda:
         "../envs/iaemu.yaml"
     shell:
@@ -60,6 +64,7 @@ rule mocks:
     resources:
         mem_mb=4000,
         runtime=240,
+    priority: IA_PRIORITY
     conda:
         "../envs/iaemu.yaml"
     shell:
@@ -86,6 +91,7 @@ rule train_emulator:
         mem_mb=8000,
         runtime=120,
         gpu=int(config["device"] == "cuda"),
+    priority: IA_PRIORITY
     conda:
         "../envs/iaemu.yaml"
     shell:
@@ -116,6 +122,7 @@ rule validate_emulator:
     log:
         f"{OUT}/logs/validate_emulator.log",
     threads: IA.get("validation_workers", 1)
+    priority: IA_PRIORITY
     conda:
         "../envs/iaemu.yaml"
     shell:
@@ -184,6 +191,7 @@ rule fit_observation:
         rhat_target=IA.get("rhat_target", 1.01),
         seed=SEED,
     threads: 1
+    priority: IA_PRIORITY
     conda:
         "../envs/iaemu.yaml"
     shell:
