@@ -1,17 +1,17 @@
-"""ξ, ω, η against brute-force pair sums, the analytic one-halo ω of radial alignment, and null/sign cases."""
+"""ξ, ω, η against halotools and brute-force pair sums, analytic configurations, and null/sign cases."""
 
 import numpy as np
 import pytest
+from halotools.mock_observables import ed_3d, ee_3d, tpcf
+from scipy.spatial.transform import Rotation
 
 from catalogs.mocks.correlations import (
+    STATISTICS,
     check_r_edges,
     default_r_edges,
-    eta,
     galaxy_arrays,
     measure,
-    omega,
     r_centres,
-    xi,
 )
 from catalogs.mocks.hod import HodIAModel
 from common.errors import InputError
@@ -55,7 +55,7 @@ def _brute_force(pos, axes, edges, Lbox):
     )
 
 
-def test_estimators_match_brute_force_pair_sums() -> None:
+def test_measure_matches_brute_force_pair_sums() -> None:
     rng = np.random.default_rng(1)
     Lbox, n = 20.0, 250
     pos = rng.uniform(0, Lbox, (n, 3))
@@ -65,9 +65,113 @@ def test_estimators_match_brute_force_pair_sums() -> None:
     edges = np.logspace(-0.7, 0.75, 7)
     dd, ed, ee = _brute_force(pos, axes, edges, Lbox)
     shell = 4 / 3 * np.pi * np.diff(edges**3)
-    assert np.allclose(xi(pos, edges, Lbox), dd / (n * n / Lbox**3 * shell) - 1, rtol=1e-10)
-    assert np.allclose(omega(pos, axes, pos, edges, Lbox), ed / dd - 1 / 3, rtol=1e-8)
-    assert np.allclose(eta(pos, axes, pos, axes, edges, Lbox), ee / dd - 1 / 3, rtol=1e-8)
+    result = measure(pos, axes, edges, Lbox)
+    assert np.allclose(result["xi"], dd / (n * n / Lbox**3 * shell) - 1, rtol=1e-10)
+    assert np.allclose(result["omega"], ed / dd - 1 / 3, rtol=1e-10)
+    assert np.allclose(result["eta"], ee / dd - 1 / 3, rtol=1e-10)
+
+
+def _halotools(pos, axes, edges, Lbox):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "xi": tpcf(pos, edges, period=Lbox, num_threads=1),
+            "omega": ed_3d(pos, axes, pos, edges, period=Lbox, num_threads=1),
+            "eta": ee_3d(pos, axes, pos, axes, edges, period=Lbox, num_threads=1),
+        }
+
+
+def _blobs(n: int, Lbox: float, seed: int):
+    """Half uniform, half in 6 Gaussian blobs (σ = 0.4 Mpc/h), one on a corner of the box; axes radial to
+    the blobs' centres with scatter, and random elsewhere."""
+    rng = np.random.default_rng(seed)
+    centres = np.vstack([[0.2, Lbox - 0.3, 0.1], rng.uniform(0, Lbox, (5, 3))])
+    offset = rng.normal(0, 0.4, (n // 2, 3))
+    pos = np.vstack([(centres[np.arange(n // 2) % 6] + offset) % Lbox, rng.uniform(0, Lbox, (n - n // 2, 3))])
+    axes = np.vstack([offset + rng.normal(0, 0.2, (n // 2, 3)), rng.normal(size=(n - n // 2, 3))])
+    return pos, axes
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [
+        np.logspace(-1, 0.9, 11),
+        np.logspace(-0.5, np.log10(0.99 * 30.0 / 3), 15),  # to just below Lbox/3
+        np.linspace(0.5, 6.0, 4),
+        np.array([0.3, 0.31, 2.0, 2.2, 9.0]),
+    ],
+)
+def test_measure_matches_halotools(edges: np.ndarray) -> None:
+    """Clustered points across the periodic boundary, unnormalised axes: halotools' values to 1e-10."""
+    Lbox = 30.0
+    pos, axes = _blobs(1200, Lbox, seed=5)
+    ref, result = _halotools(pos, axes, edges, Lbox), measure(pos, axes, edges, Lbox)
+    assert np.all(np.isfinite(ref["omega"])) and np.max(np.abs(ref["omega"])) > 0.01  # every bin has pairs
+    for name in STATISTICS:
+        np.testing.assert_allclose(result[name], ref[name], rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_empty_bins_give_nan_like_halotools() -> None:
+    """No pair in a bin: ω, η NaN and ξ = −1, as halotools gives them."""
+    Lbox = 40.0
+    pos = np.random.default_rng(2).uniform(0, Lbox, (60, 3))
+    axes = np.random.default_rng(3).normal(size=(60, 3))
+    edges = np.array([1e-3, 2e-3, 3.0, 12.0])
+    ref, result = _halotools(pos, axes, edges, Lbox), measure(pos, axes, edges, Lbox)
+    assert np.isnan(result["omega"][0]) and np.isnan(result["eta"][0]) and result["xi"][0] == -1
+    for name in STATISTICS:
+        np.testing.assert_allclose(result[name], ref[name], rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_octahedra_give_the_analytic_omega_and_eta() -> None:
+    """Centres with 6 satellites at ±R along rotated axes, satellites radial, centres in any direction ê_c.
+
+    At R (centre–satellite): the satellite's term is 1 and the centre's averages to 1/3 over the 6 ±axes, so
+    ω = (1 + 1/3)/2 − 1/3 = 1/3, and η = ⟨(ê_c·axis)²⟩ − 1/3 = 0. At √2 R (perpendicular satellites, each at
+    45° to the separation): ω = 1/2 − 1/3, η = −1/3. At 2R (opposite satellites, along their axes): ω = η =
+    2/3. The systems lie over 20 Mpc/h apart (one across the corner of the box): no other bin has pairs."""
+    Lbox, R = 60.0, 1.0
+    rng = np.random.default_rng(7)
+    centres = np.array([[0.3, 59.5, 0.2], [30, 30, 30], [30, 5, 45], [10, 40, 25]])
+    pos, axes = [], []
+    for centre, rotation in zip(centres, Rotation.random(len(centres), random_state=8), strict=True):
+        directions = rotation.apply(np.vstack([np.eye(3), -np.eye(3)]))
+        pos += [centre, *(centre + R * directions)]
+        axes += [rng.normal(size=3), *(directions * rng.choice([-1, 1], (6, 1)))]
+    pos, axes = np.array(pos) % Lbox, np.array(axes)
+    edges = np.array([0.5, 0.9, 1.1, 1.3, 1.5, 1.9, 2.1, 5.0])  # bins 1, 3, 5 hold R, √2 R, 2R
+    result = measure(pos, axes, edges, Lbox)
+    n = len(pos)
+    shell = 4 / 3 * np.pi * np.diff(edges**3)
+    pairs = np.array([0, 6, 0, 12, 0, 3, 0]) * len(centres)
+    np.testing.assert_allclose(result["xi"], 2 * pairs / (n * n * shell / Lbox**3) - 1, rtol=1e-12)
+    full = pairs > 0
+    assert np.all(np.isnan(result["omega"][~full])) and np.all(np.isnan(result["eta"][~full]))
+    np.testing.assert_allclose(result["omega"][full], [1 / 3, 1 / 6, 2 / 3], atol=1e-12)
+    np.testing.assert_allclose(result["eta"][full], [0.0, -1 / 3, 2 / 3], atol=1e-12)
+
+
+def test_identical_orientations_give_eta_two_thirds() -> None:
+    Lbox = 25.0
+    pos = np.random.default_rng(4).uniform(0, Lbox, (400, 3))
+    result = measure(pos, np.tile([0.3, -2.0, 0.5], (400, 1)), np.logspace(-0.5, 0.9, 6), Lbox)
+    np.testing.assert_allclose(result["eta"], 2 / 3, atol=1e-12)
+
+
+def test_positions_are_taken_modulo_the_box_and_zero_axes_refused() -> None:
+    Lbox = 20.0
+    pos, axes = _blobs(300, Lbox, seed=6)
+    edges = np.logspace(-0.5, 0.8, 6)
+    shifted = pos + Lbox * np.random.default_rng(1).integers(-1, 2, pos.shape)
+    shifted[0, 0] = Lbox  # on the box's far face: the same point as 0
+    pos[0, 0] = 0.0
+    direct, moved = measure(pos, axes, edges, Lbox), measure(shifted, axes, edges, Lbox)
+    for name in STATISTICS:
+        np.testing.assert_allclose(moved[name], direct[name], rtol=1e-10, atol=1e-12)
+    axes[3] = 0.0
+    with pytest.raises(InputError, match="length 0"):
+        measure(pos, axes, edges, Lbox)
+    with pytest.raises(InputError, match="Lbox/3"):
+        measure(pos, np.ones_like(pos), [0.1, 7.0], Lbox)
 
 
 def _isolated_halos():
@@ -88,10 +192,11 @@ def test_radially_aligned_satellites_give_the_analytic_one_halo_omega(mu_sat: fl
     sat = np.asarray(galaxies["gal_type"]) == "satellites"
     assert sat.sum() > 300 and (~sat).sum() == 6
     edges = np.logspace(-1.5, 0.5, 9)  # inside r_vir; other halos are > 90 Mpc/h away
-    result = omega(pos[sat], axes[sat], pos[~sat], edges, model.Lbox)
+    with np.errstate(invalid="ignore", divide="ignore"):  # halotools' cross-correlation: satellites' axes
+        result = ed_3d(pos[sat], axes[sat], pos[~sat], edges, period=model.Lbox, num_threads=1)
     assert np.allclose(result, expected, atol=1e-6)
     # the full auto-correlation mixes in satellite pairs and random centrals: not the analytic value
-    assert not np.allclose(omega(pos, axes, pos, edges, model.Lbox), expected, atol=0.05)
+    assert not np.allclose(measure(pos, axes, edges, model.Lbox)["omega"], expected, atol=0.05)
 
 
 def _realisations(mu: float, n: int, seed0: int = 10):
