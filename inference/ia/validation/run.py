@@ -268,6 +268,10 @@ def _pin_to_cpu(index: int) -> None:
     if hasattr(os, "sched_getaffinity"):
         cpus = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
+    # XLA's Eigen pool spin-waits: two of its threads on one pinned core doubled the CPU time of a worker
+    os.environ["XLA_FLAGS"] = " ".join(
+        [os.environ.get("XLA_FLAGS", ""), "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"]
+    ).strip()
 
 
 def _fit_shard(
