@@ -13,7 +13,9 @@ smallest N is trained with `--seeds` seeds (0, 1, ...), the others with seed 0. 
 (`toptag train --precision auto`). Prints one JSON line per (model, N, seed): parameters, AUC, accuracy and
 1/εB at εS = 0.3 and 0.5 with bootstrap std, training time and throughput, inference jets/s, and, with
 `--shift-test`, the AUC and 1/εB on that file (e.g. jets generated with multiparton interactions, a shift the
-training never saw) for the models at the `--shift-size` N. Writes study/results.json, study/table.md and
+training never saw) for the models at the `--shift-size` N. Beside the taggers, the same metrics of one
+untrained score, the invariant mass of each test jet's leading constituents (a tagger that learnt only the
+jet mass ranks the jets alike). Writes study/results.json, study/table.md and
 study/efficiency.png; a point whose report already exists is read back, not retrained, and a killed training
 resumes from its last epoch, so a killed study resumes where it stopped.
 """
@@ -27,7 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from catalogs.jets.rootio import read_jets
 from common.atomic import atomic_file
+from emulators.taggers.metrics import tagger_metrics
 from emulators.taggers.registry import MODELS
 from emulators.taggers.report import evaluate_tagger
 from emulators.taggers.training import train_tagger
@@ -67,6 +71,19 @@ def run_point(model: str, size: int, seed: int, files: dict[str, list[Path]], ou
     return row
 
 
+def jet_mass_reference(paths: list[Path], max_particles: int) -> dict:
+    """AUC and 1/εB (value and bootstrap std; no accuracy: the score is not a probability) of the invariant
+    mass (GeV) of each jet's `max_particles` leading constituents as the score, on the jets of `paths`."""
+    masses, labels = [], []
+    for path in paths:
+        jets = read_jets(path, max_particles=max_particles)
+        p = (jets.p4 * jets.mask[..., None]).sum(1, dtype=np.float64)
+        masses.append(np.sqrt(np.clip(p[:, 0] ** 2 - (p[:, 1:] ** 2).sum(1), 0.0, None)))
+        labels.append(jets.labels)
+    metrics = tagger_metrics(np.concatenate(labels).astype(bool), np.concatenate(masses))
+    return {k: v for k, v in metrics.items() if k not in ("counts", "accuracy")}
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     """One row per (model, N): means over seeds; the error is the bootstrap std of the test evaluation,
     added in quadrature to the seeds' spread where there are several (models that rank the test jets alike,
@@ -93,9 +110,9 @@ def _cell(row: dict, key: str, digits: int) -> str:
     return f"{row[key]:.{digits}f} ± {row[key + '_err']:.{digits}f}" if key in row else "–"
 
 
-def write_outputs(rows: list[dict], out: Path) -> None:
+def write_outputs(rows: list[dict], out: Path, reference: dict | None = None) -> None:
     """results.json (every point), table.md (means over seeds) and efficiency.png (AUC and 1/εB(εS = 0.3)
-    against the training size)."""
+    against the training size); `reference` (:func:`jet_mass_reference`) adds the jet mass's line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,7 +120,8 @@ def write_outputs(rows: list[dict], out: Path) -> None:
 
     summary = summarise(rows)
     with atomic_file(out / "results.json") as tmp:
-        tmp.write_text(json.dumps({"points": rows, "summary": summary}, indent=2) + "\n")
+        results = {"points": rows, "summary": summary, "jet_mass": reference}
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
     cols = ["model", "N train", "seeds", "params", "AUC", "accuracy", "1/εB @ εS=0.3", "1/εB @ εS=0.5",
             "AUC (shifted test)", "1/εB @ 0.3 (shifted)", "train s", "train jets/s", "infer jets/s"]
     lines = ["| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
@@ -113,6 +131,12 @@ def write_outputs(rows: list[dict], out: Path) -> None:
                  _cell(r, "shift_auc", 4), _cell(r, "shift_rejection_30", 1), f"{r['train_seconds']:.0f}",
                  f"{r['train_jets_per_s']:.0f}", f"{r['inference_jets_per_s']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    if reference:
+        mass = {k: v["value"] for k, v in reference.items()}
+        mass |= {f"{k}_err": v["std"] for k, v in reference.items()}
+        lines.append("| jet mass (untrained) | – | – | 0 | " + " | ".join(
+            [_cell(mass, "auc", 4), "–", _cell(mass, "rejection_30", 1), _cell(mass, "rejection_50", 1)])
+            + " | – | – | – | – | – |")
     with atomic_file(out / "table.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -121,6 +145,9 @@ def write_outputs(rows: list[dict], out: Path) -> None:
         n = [r["n_train"] for r in sel]
         for ax, key in zip(axes, ("auc", "rejection_30"), strict=True):
             ax.errorbar(n, [r[key] for r in sel], [r[key + "_err"] for r in sel], marker="o", label=model)
+    if reference:
+        for ax, key in zip(axes, ("auc", "rejection_30"), strict=True):
+            ax.axhline(reference[key]["value"], color="grey", ls="--", label="jet mass (untrained)")
     for ax, label in zip(axes, ["ROC AUC", "1/εB at εS = 0.3"], strict=True):
         ax.set(xscale="log", xlabel="training jets", ylabel=label)
         ax.grid(alpha=0.3)
@@ -174,7 +201,7 @@ def main() -> None:
     epochs = _epochs(args.epochs, args.sizes)
     args.out.mkdir(parents=True, exist_ok=True)
     files = {"train": args.train, "val": args.val, "test": args.test, "shift": args.shift_test or []}
-    rows = []
+    rows, reference = [], jet_mass_reference(args.test, args.max_constituents)
     for size in sorted(args.sizes):
         for seed in range(args.seeds if size == min(args.sizes) else 1):
             for model in args.models:
@@ -186,7 +213,7 @@ def main() -> None:
                                 compile_model=model in args.compile)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-                write_outputs(rows, args.out)
+                write_outputs(rows, args.out, reference)
 
 
 if __name__ == "__main__":
