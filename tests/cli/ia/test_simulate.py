@@ -80,6 +80,8 @@ BAD_CONFIGS = {
     "lo_ge_hi": ("prior:\n  sigma_logM: [0.8, 0.2]\n", "sigma_logM: expected lo < hi"),
     "unknown_param": ("prior:\n  logMmax: [12, 13]\n", "unknown parameter ['logMmax']"),
     "bins_beyond_box": ("r_edges: [0.1, 1.0, 20.0]\n", "below Lbox/3"),
+    "unknown_satellites": ("satellites: spherical\n", "satellites"),
+    "subhalos_missing": ("satellites: subhalo\n", "subhalo satellite profile needs"),
 }
 
 
