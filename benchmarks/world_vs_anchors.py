@@ -2,7 +2,7 @@
 Planck curves at the same HOD + IA parameters, bin by bin.
 
     .venv/bin/python benchmarks/world_vs_anchors.py --halos default --satellites nfw triaxial \
-        --anchors ../shared/data/tng300/bolshoi_model --realisations 30
+        --anchors ../shared/data/tng300/bolshoi_model --realisations 30 [--elongation 2]
 
 At the TNG300 sample-1 parameters (the anchors' HOD, (μ_cen, μ_sat) = (0.755, 0.279)), every satellite phase
 space asked for is populated `--realisations` times on the halo catalog; ξ and ω are measured on the anchors'
@@ -36,9 +36,11 @@ def read_anchor(folder: Path, stat: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return table[:, 0], table[:, 1], table[:, 2]
 
 
-def world_means(halos: str, satellites: SatelliteProfile, realisations: int, seed: int) -> dict:
-    """Mean and standard error of ξ and ω over realisations at the sample-1 parameters (bins ≤ Lbox/4)."""
-    model = HodIAModel(load_halo_catalog(halos, quiet=True), satellites=satellites)
+def world_means(halos: str, satellites: SatelliteProfile, realisations: int, seed: int,
+                elongation: float = 1.0) -> dict:
+    """Mean and standard error of ξ and ω over realisations at the sample-1 parameters (bins ≤ Lbox/4);
+    `elongation`: the triaxial satellites' p (catalogs.mocks.phase_space)."""
+    model = HodIAModel(load_halo_catalog(halos, quiet=True), satellites=satellites, elongation=elongation)
     edges = TNG_EDGES[TNG_EDGES <= model.Lbox / 4]
     runs: dict[str, list[np.ndarray]] = {"xi": [], "omega": []}
     n_gal = []
@@ -79,10 +81,13 @@ def main() -> None:
     parser.add_argument("--anchors", type=Path, default=Path("../shared/data/tng300/bolshoi_model"))
     parser.add_argument("--realisations", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--elongation", type=float, default=1.0, help="the triaxial satellites' p")
     args = parser.parse_args()
     for satellites in args.satellites:
-        world = world_means(args.halos, satellites, args.realisations, args.seed)
-        print(json.dumps({"halos": args.halos, "satellites": satellites, "realisations": args.realisations,
+        elongation = args.elongation if satellites == "triaxial" else 1.0
+        world = world_means(args.halos, satellites, args.realisations, args.seed, elongation)
+        print(json.dumps({"halos": args.halos, "satellites": satellites, "elongation": elongation,
+                          "realisations": args.realisations,
                           "n_gal": world["n_gal"], **compare(world, args.anchors)}), flush=True)
 
 

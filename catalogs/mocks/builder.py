@@ -144,7 +144,7 @@ def build_mock_dataset(
     check_writable(out)
     halo_meta = catalog_metadata(halocat)  # name, Lbox, redshift, particle_mass, content_hash
     model = HodIAModel(halocat, name=halo_meta["name"], min_particles=config.min_particles,
-                       satellites=config.satellites)
+                       satellites=config.satellites, elongation=config.satellite_elongation)
     r_edges = check_r_edges(config.r_edges, model.Lbox)
     box, params, design = _design(model, config, n_points, seed)
     identity = {
@@ -156,7 +156,7 @@ def build_mock_dataset(
         "max_retries": config.max_retries,
         "min_particles": config.min_particles,
         "halos": halo_meta["content_hash"],
-        "model": model_description(config.satellites),
+        "model": model_description(config.satellites, config.satellite_elongation),
     }
     plan = {
         "run_key": hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32],
@@ -167,7 +167,7 @@ def build_mock_dataset(
     store.open()
     attrs = {
         "halo_catalog": json.dumps(halo_meta),
-        "model": json.dumps(model_description(config.satellites)),
+        "model": json.dumps(model_description(config.satellites, config.satellite_elongation)),
         "seed": seed,
         "realisations": realisations,
         "created": store.plan["created"],

@@ -15,7 +15,7 @@ import yaml
 
 from catalogs.mocks.correlations import check_r_edges, default_r_edges
 from catalogs.mocks.hod import MIN_PARTICLES, PARAM_NAMES, as_param_dict
-from catalogs.mocks.phase_space import SatelliteProfile
+from catalogs.mocks.phase_space import SatelliteProfile, check_elongation
 from common.errors import InputError, check_choice
 
 DEFAULT_PRIOR: dict[str, tuple[float, float]] = {
@@ -115,7 +115,8 @@ class RunConfig:
 
     ``r_edges`` in Mpc/h; ``points`` (N, P) replaces the Latin hypercube when given; ``narrow_to_catalog``
     clips logMmin to the catalog's resolved halo masses; ``min_particles`` is the smallest populated halo;
-    ``satellites`` the satellite phase space (``catalogs.mocks.phase_space``: nfw, triaxial, subhalo).
+    ``satellites`` the satellite phase space (``catalogs.mocks.phase_space``: nfw, triaxial, subhalo) and
+    ``satellite_elongation`` the triaxial one's p.
     """
 
     prior: PriorBox = field(default_factory=lambda: PriorBox.from_mapping({}))
@@ -125,10 +126,11 @@ class RunConfig:
     narrow_to_catalog: bool = True
     min_particles: float = MIN_PARTICLES
     satellites: SatelliteProfile = "nfw"
+    satellite_elongation: float = 1.0
 
 
 CONFIG_KEYS = ("prior", "points", "r_edges", "max_retries", "narrow_to_catalog", "min_particles",
-               "satellites")
+               "satellites", "satellite_elongation")
 
 
 def config_from_mapping(data: Mapping[str, object], where: str = "config") -> RunConfig:
@@ -164,6 +166,9 @@ def config_from_mapping(data: Mapping[str, object], where: str = "config") -> Ru
     if "satellites" in data:
         check_choice(data["satellites"], SatelliteProfile, f"{where}: satellites")
         kwargs["satellites"] = data["satellites"]
+    if "satellite_elongation" in data:
+        kwargs["satellite_elongation"] = check_elongation(
+            data["satellite_elongation"], data.get("satellites", "nfw"), f"{where}: satellite_elongation")
     return RunConfig(**kwargs)  # type: ignore[arg-type]
 
 

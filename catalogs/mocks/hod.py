@@ -63,10 +63,14 @@ MIN_PARTICLES = 20
 """Halos lighter than this many particles are left empty (halotools' ``Num_ptcl_requirement``)."""
 
 
-def model_description(satellites: SatelliteProfile = "nfw") -> dict[str, object]:
-    """The model's components and the halotools version, for a dataset's ``model`` attribute."""
+def model_description(satellites: SatelliteProfile = "nfw", elongation: float = 1.0) -> dict[str, object]:
+    """The model's components and the halotools version, for a dataset's ``model`` attribute (the triaxial
+    satellites' elongation where it is not 1)."""
+    profile = SATELLITE_COMPONENTS[satellites]
+    if elongation != 1:
+        profile += f", axis ratios ** {elongation:g}"
     return {
-        "components": {**COMPONENTS, "satellites_profile": SATELLITE_COMPONENTS[satellites]},
+        "components": {**COMPONENTS, "satellites_profile": profile},
         "calling_sequence": list(CALLING_SEQUENCE),
         "param_names": list(PARAM_NAMES),
         "halotools": version("halotools"),
@@ -177,9 +181,11 @@ def _component_classes():
     return SeededCentralAlignment, SeededRadialSatelliteAlignment
 
 
-def build_model(redshift: float, satellites: SatelliteProfile = "nfw", halo_table=None):
+def build_model(redshift: float, satellites: SatelliteProfile = "nfw", halo_table=None,
+                elongation: float = 1.0):
     """A fresh halotools ``HodModelFactory`` with the six components of docs/ARCHITECTURE.md 4.1 at
-    `redshift`, satellites placed by the phase space `satellites` (the subhalo one reads `halo_table`)."""
+    `redshift`, satellites placed by the phase space `satellites` (the subhalo one reads `halo_table`; the
+    triaxial one takes `elongation`)."""
     from halotools.empirical_models import HodModelFactory, TrivialPhaseSpace, Zheng07Cens, Zheng07Sats
 
     CentralAlignment, RadialSatelliteAlignment = _component_classes()
@@ -189,7 +195,7 @@ def build_model(redshift: float, satellites: SatelliteProfile = "nfw", halo_tabl
         centrals_profile=TrivialPhaseSpace(redshift=redshift),
         centrals_orientation=CentralAlignment(central_alignment_strength=0.0),
         satellites_occupation=Zheng07Sats(redshift=redshift),
-        satellites_profile=satellite_profile(satellites, redshift, halo_table),
+        satellites_profile=satellite_profile(satellites, redshift, halo_table, elongation),
         satellites_orientation=RadialSatelliteAlignment(satellite_alignment_strength=0.0),
         model_feature_calling_sequence=CALLING_SEQUENCE,
     )
@@ -199,12 +205,13 @@ class HodIAModel:
     """The HOD+IA model bound to one halo catalog: built once, re-populated per (parameters, seed)."""
 
     def __init__(self, halocat, *, name: str = "halo catalog", min_particles: float = MIN_PARTICLES,
-                 satellites: SatelliteProfile = "nfw") -> None:
+                 satellites: SatelliteProfile = "nfw", elongation: float = 1.0) -> None:
         table = halocat.halo_table
         check_catalog(satellites, table.colnames, np.asarray(table["halo_upid"]), name)
         self.halocat = usable_halos(halocat, name)
         self.Lbox = float(np.max(self.halocat.Lbox))
-        self.model = build_model(float(self.halocat.redshift), satellites, self.halocat.halo_table)
+        self.model = build_model(float(self.halocat.redshift), satellites, self.halocat.halo_table,
+                                 elongation)
         self._min_particles = min_particles
         self._mock_ready = False
 

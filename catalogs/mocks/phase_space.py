@@ -6,7 +6,9 @@
   own ellipsoid: along the catalog's axes A, B, C it is scaled by (1, b/a, c/a) (b/a c/a)^(-1/3), which keeps
   the volume, so the satellites trace the halo's shape and a central aligned with its halo is aligned with
   its satellites. Needs the axes A and B (C = A × B) and ``halo_b_to_a``, ``halo_c_to_a``. Velocities stay
-  isotropic (the statistics here use positions only).
+  isotropic (the statistics here use positions only). With an elongation p (default 1) the ellipsoid's axis
+  ratios are the halo's raised to p: satellites more (p > 1) or less elongated than the halo's mass, as
+  subhalos are found more elongated than the mass.
 - ``subhalo``: halotools' ``SubhaloPhaseSpace``, the anchors' recipe (IAEmu, Van Alfen et al. 2024):
   satellites inherit the positions and velocities of their host's subhalos, in order of ``halo_mpeak``;
   needs a catalog with subhalos (``halo_upid`` ≠ -1).
@@ -62,8 +64,9 @@ def _triaxial_class():
     class TriaxialNFWPhaseSpace(NFWPhaseSpace):
         """``NFWPhaseSpace`` whose satellite offsets follow each halo's ellipsoid (module docstring)."""
 
-        def __init__(self, **kwargs) -> None:
+        def __init__(self, elongation: float = 1.0, **kwargs) -> None:
             super().__init__(**kwargs)
+            self.elongation = elongation
             self.list_of_haloprops_needed = [*TRIAXIAL_COLUMNS, "halo_x", "halo_y", "halo_z"]
 
         def assign_phase_space(self, table, seed=None) -> None:
@@ -73,8 +76,8 @@ def _triaxial_class():
             centre = _vectors(table, "halo_")
             offset = _vectors(table, "") - centre  # not yet wrapped into the box: no periodicity to undo
             maps = ellipsoid_maps(_vectors(table, "halo_axisA_"), _vectors(table, "halo_axisB_"),
-                                  np.asarray(table["halo_b_to_a"], dtype=np.float64),
-                                  np.asarray(table["halo_c_to_a"], dtype=np.float64))
+                                  np.asarray(table["halo_b_to_a"], dtype=np.float64) ** self.elongation,
+                                  np.asarray(table["halo_c_to_a"], dtype=np.float64) ** self.elongation)
             moved = centre + np.einsum("nij,nj->ni", maps, offset)
             for i, c in enumerate("xyz"):
                 table[c][:] = moved[:, i]
@@ -109,10 +112,21 @@ def host_mass_bins(host_mass: np.ndarray, upid: np.ndarray, n_bins: int = 15) ->
     return np.array([host_mass.min() * 0.999, *inner, host_mass.max() * 1.001])
 
 
-def satellite_profile(profile: SatelliteProfile, redshift: float, halo_table=None):
+def check_elongation(elongation: float, profile: SatelliteProfile,
+                     where: str = "satellite_elongation") -> float:
+    """The triaxial satellites' elongation p (module docstring): a finite number > 0; 1 unless triaxial."""
+    if isinstance(elongation, bool) or not isinstance(elongation, int | float) or not 0 < elongation < np.inf:
+        raise InputError(f"{where}: expected a number > 0 (1: the halo's own shape), got {elongation!r}")
+    if elongation != 1 and profile != "triaxial":
+        raise InputError(f"{where}: applies to the triaxial satellites only, not to {profile}")
+    return float(elongation)
+
+
+def satellite_profile(profile: SatelliteProfile, redshift: float, halo_table=None, elongation: float = 1.0):
     """The halotools component placing satellites for `profile` at `redshift` (`halo_table`: the catalog's
-    halos, which the subhalo profile bins by host mass)."""
+    halos, which the subhalo profile bins by host mass; `elongation`: the triaxial one's p)."""
     check_choice(profile, SatelliteProfile, "satellite profile")
+    elongation = check_elongation(elongation, profile)
     if profile == "subhalo":
         from halotools.empirical_models import SubhaloPhaseSpace
 
@@ -120,7 +134,8 @@ def satellite_profile(profile: SatelliteProfile, redshift: float, halo_table=Non
                               np.asarray(halo_table["halo_upid"]))
         return SubhaloPhaseSpace("satellites", bins)
     if profile == "triaxial":
-        return _triaxial_class()(redshift=redshift, conc_mass_model="direct_from_halo_catalog")
+        return _triaxial_class()(elongation=elongation, redshift=redshift,
+                                 conc_mass_model="direct_from_halo_catalog")
     from halotools.empirical_models import NFWPhaseSpace
 
     return NFWPhaseSpace(redshift=redshift, conc_mass_model="direct_from_halo_catalog")

@@ -53,18 +53,20 @@ def test_ellipsoid_maps_keep_volume_and_follow_the_axes() -> None:
     np.testing.assert_array_equal(ellipsoid_maps(a[:1], a[:1], np.ones(1), np.ones(1)), np.eye(3)[None])
 
 
-def test_triaxial_satellites_recover_their_halo_shape() -> None:
+@pytest.mark.parametrize("elongation", [1.0, 2.0])
+def test_triaxial_satellites_recover_their_halo_shape(elongation: float) -> None:
     catalog, rot = lone_halos()
-    model = HodIAModel(catalog, satellites="triaxial")
+    model = HodIAModel(catalog, satellites="triaxial", elongation=elongation)
     offsets, hosts, _ = satellite_offsets(model, range(4))
+    ratios = np.array([Q, S]) ** elongation  # the halo's axis ratios, raised to the elongation p
     for h, frame in enumerate(rot, start=1):
         mine = offsets[hosts == h]
         assert len(mine) > 500
-        moments = np.linalg.eigvalsh(np.cov(mine.T))[::-1]  # spherical draws mapped linearly: ∝ (1, Q², S²)
-        np.testing.assert_allclose(np.sqrt(moments[1:] / moments[0]), [Q, S], rtol=0.08)
+        moments = np.linalg.eigvalsh(np.cov(mine.T))[::-1]  # spherical draws mapped linearly: ∝ (1, q², s²)
+        np.testing.assert_allclose(np.sqrt(moments[1:] / moments[0]), ratios, rtol=0.08)
         along = np.abs(mine @ frame)  # spreads along the halo's own axes A, B, C
         spread = np.sqrt((along**2).mean(0))
-        np.testing.assert_allclose(spread[1:] / spread[0], [Q, S], rtol=0.08)
+        np.testing.assert_allclose(spread[1:] / spread[0], ratios, rtol=0.08)
 
 
 def expected_cos2(q: float, s: float) -> float:
@@ -147,3 +149,11 @@ def test_the_mock_config_chooses_the_satellites_and_the_dataset_records_them() -
         config_from_mapping({"satellites": "sphere"}, "mocks.yaml")
     assert "ellipsoid" in model_description("triaxial")["components"]["satellites_profile"]
     assert model_description()["components"]["satellites_profile"] == "NFWPhaseSpace"
+    config = config_from_mapping({"satellites": "triaxial", "satellite_elongation": 2})
+    assert config.satellite_elongation == 2.0
+    assert model_description("triaxial", 2.0)["components"]["satellites_profile"].endswith("axis ratios ** 2")
+    for bad in (0, "long", float("nan"), float("inf")):
+        with pytest.raises(InputError, match="mocks.yaml: satellite_elongation: expected a number > 0"):
+            config_from_mapping({"satellites": "triaxial", "satellite_elongation": bad}, "mocks.yaml")
+    with pytest.raises(InputError, match="satellite_elongation: applies to the triaxial satellites only"):
+        config_from_mapping({"satellite_elongation": 2}, "mocks.yaml")

@@ -82,6 +82,7 @@ BAD_CONFIGS = {
     "bins_beyond_box": ("r_edges: [0.1, 1.0, 20.0]\n", "below Lbox/3"),
     "unknown_satellites": ("satellites: spherical\n", "satellites"),
     "subhalos_missing": ("satellites: subhalo\n", "subhalo satellite profile needs"),
+    "elongation_not_positive": ("satellites: triaxial\nsatellite_elongation: 0\n", "satellite_elongation"),
 }
 
 
