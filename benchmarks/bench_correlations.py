@@ -17,6 +17,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from world_vs_anchors import TNG_EDGES
 
 from catalogs.mocks.correlations import STATISTICS, measure
 
@@ -64,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
 
     pos, axes = galaxies(args.n, args.lbox, args.seed)
-    r_edges = np.logspace(-1, 1.5, 15)
+    r_edges = TNG_EDGES
     t_ref, cpu_ref, ref = best_time(halotools_measure, args.repeats, pos, axes, r_edges, args.lbox)
     t_new, cpu_new, new = best_time(measure, args.repeats, pos, axes, r_edges, args.lbox)
     tracemalloc.start()

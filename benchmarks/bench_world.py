@@ -19,22 +19,17 @@ import json
 import time
 
 import numpy as np
+from world_vs_anchors import SAMPLE_1, world_model
 
-from catalogs.halos.sources import load_halo_catalog
 from catalogs.mocks.correlations import galaxy_arrays, measure
 from catalogs.mocks.design import PriorBox, latin_hypercube
-from catalogs.mocks.hod import HodIAModel
 
-SAMPLE_1 = {"mu_cen": 0.755, "mu_sat": 0.279, "logMmin": 12.54, "sigma_logM": 0.26, "logM0": 12.68,
-            "logM1": 13.48, "alpha": 1.0}
-TNG_EDGES = np.logspace(-1, 1.5, 15)
 DESIGN_REALISATIONS = 200 * 4
 
 
 def time_world(halos: str, satellites: str, n_points: int, seed: int) -> dict:
     """Populate and measure one realisation per point on world `halos`; the timings and failure count."""
-    model = HodIAModel(load_halo_catalog(halos, quiet=True), satellites=satellites)
-    edges = TNG_EDGES[TNG_EDGES <= model.Lbox / 4]
+    model, edges = world_model(halos, satellites)
     box = PriorBox.from_mapping({})
     points = [SAMPLE_1, *(dict(zip(box.names, p, strict=True)) for p in latin_hypercube(box, n_points, seed))]
     model.populate(SAMPLE_1, seed)  # the first populate also builds halotools' mock: not timed

@@ -36,12 +36,18 @@ def read_anchor(folder: Path, stat: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return table[:, 0], table[:, 1], table[:, 2]
 
 
+def world_model(halos: str, satellites: SatelliteProfile, elongation: float = 1.0
+                ) -> tuple[HodIAModel, np.ndarray]:
+    """The HOD+IA model on world `halos` (a preset or a halo file) and the TNG bin edges (Mpc/h) up to its
+    Lbox/4; `elongation`: the triaxial satellites' p (catalogs.mocks.phase_space)."""
+    model = HodIAModel(load_halo_catalog(halos, quiet=True), satellites=satellites, elongation=elongation)
+    return model, TNG_EDGES[TNG_EDGES <= model.Lbox / 4]
+
+
 def world_means(halos: str, satellites: SatelliteProfile, realisations: int, seed: int,
                 elongation: float = 1.0) -> dict:
-    """Mean and standard error of ξ and ω over realisations at the sample-1 parameters (bins ≤ Lbox/4);
-    `elongation`: the triaxial satellites' p (catalogs.mocks.phase_space)."""
-    model = HodIAModel(load_halo_catalog(halos, quiet=True), satellites=satellites, elongation=elongation)
-    edges = TNG_EDGES[TNG_EDGES <= model.Lbox / 4]
+    """Mean and standard error of ξ and ω over realisations at the sample-1 parameters (bins ≤ Lbox/4)."""
+    model, edges = world_model(halos, satellites, elongation)
     runs: dict[str, list[np.ndarray]] = {"xi": [], "omega": []}
     n_gal = []
     for k in range(realisations):

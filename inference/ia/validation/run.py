@@ -262,9 +262,9 @@ def merge_shards(shards: list[InjectionResults]) -> InjectionResults:
 
 def _pin_to_cpu(index: int) -> None:
     """Keep this process, and every thread it starts from now on (XLA's pool among them), on one of the
-    CPUs it may use. Unpinned, two JAX workers on 2 cores each start a pool as wide as the machine and
-    ran ~4x slower than one alone; pinned, each runs at the speed of one alone (0.49-0.52 vs 0.63 ms
-    per value and gradient of the emulator likelihood)."""
+    CPUs it may use, with XLA on one thread. Unpinned, two JAX workers on 2 cores each start a pool as wide
+    as the machine and ran ~4x slower than one alone; pinned, each runs at the speed of one alone (0.49-0.52
+    vs 0.63 ms per value and gradient of the emulator likelihood)."""
     if hasattr(os, "sched_getaffinity"):
         cpus = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cpus[index % len(cpus)]})
