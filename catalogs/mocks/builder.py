@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from catalogs.halos.sources import catalog_metadata
-from catalogs.mocks.correlations import STATISTICS, check_r_edges, galaxy_arrays, measure
+from catalogs.mocks.correlations import MOCK_LIMIT, STATISTICS, check_r_edges, galaxy_arrays, measure
 from catalogs.mocks.design import RunConfig, latin_hypercube
 from catalogs.mocks.hod import PARAM_NAMES, HodIAModel, model_description
 from catalogs.mocks.store import MockStore, RowResult, check_writable
@@ -145,7 +145,7 @@ def build_mock_dataset(
     halo_meta = catalog_metadata(halocat)  # name, Lbox, redshift, particle_mass, content_hash
     model = HodIAModel(halocat, name=halo_meta["name"], min_particles=config.min_particles,
                        satellites=config.satellites, elongation=config.satellite_elongation)
-    r_edges = check_r_edges(config.r_edges, model.Lbox)
+    r_edges = check_r_edges(config.r_edges, model.Lbox, limit=MOCK_LIMIT)
     box, params, design = _design(model, config, n_points, seed)
     identity = {
         "params": params.tolist(),

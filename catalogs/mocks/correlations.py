@@ -30,8 +30,13 @@ def r_centres(r_edges: np.ndarray) -> np.ndarray:
     return 0.5 * (r_edges[1:] + r_edges[:-1])
 
 
-def check_r_edges(r_edges: Sequence[float], Lbox: float | None = None, where: str = "r_edges") -> np.ndarray:
-    """Validated edges (Mpc/h): at least 2, positive, strictly increasing, below Lbox/3 (halotools' limit)."""
+ESTIMATOR_LIMIT = 3  # pairs are counted at minimum image: separations below Lbox/3 (halotools' limit)
+MOCK_LIMIT = 4  # a mock dataset's bins end below Lbox/4: beyond, the box lacks the modes that set ξ (4.1)
+
+
+def check_r_edges(r_edges: Sequence[float], Lbox: float | None = None, where: str = "r_edges",
+                  limit: int = ESTIMATOR_LIMIT) -> np.ndarray:
+    """Validated edges (Mpc/h): at least 2, positive, strictly increasing, the last below Lbox/`limit`."""
     try:
         edges = np.asarray(r_edges, dtype=float)
     except (TypeError, ValueError) as err:
@@ -40,10 +45,10 @@ def check_r_edges(r_edges: Sequence[float], Lbox: float | None = None, where: st
         raise InputError(f"{where}: expected at least 2 finite bin edges (Mpc/h)")
     if edges[0] <= 0 or np.any(np.diff(edges) <= 0):
         raise InputError(f"{where}: expected positive, strictly increasing bin edges (Mpc/h)")
-    if Lbox is not None and edges[-1] >= Lbox / 3:
+    if Lbox is not None and edges[-1] >= Lbox / limit:
         raise InputError(
-            f"{where}: largest edge {edges[-1]:g} Mpc/h must be below Lbox/3 = {Lbox / 3:g} Mpc/h of the "
-            "halo catalog (set r_edges in the config)"
+            f"{where}: largest edge {edges[-1]:g} Mpc/h must be below Lbox/{limit} = {Lbox / limit:g} Mpc/h "
+            "of the halo catalog (set r_edges in the config)"
         )
     return edges
 

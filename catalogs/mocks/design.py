@@ -133,6 +133,25 @@ CONFIG_KEYS = ("prior", "points", "r_edges", "max_retries", "narrow_to_catalog",
                "satellites", "satellite_elongation")
 
 
+def config_edges(value: object, where: str = "r_edges") -> np.ndarray:
+    """Bin edges (Mpc/h) from a config: a list of edges, or ``{logspace: [lo, hi, n]}`` for
+    ``numpy.logspace(lo, hi, n)`` (n edges, log10 of Mpc/h)."""
+    if isinstance(value, Mapping):
+        spec = value.get("logspace")
+        if (
+            set(value) != {"logspace"}
+            or not isinstance(spec, list | tuple)
+            or len(spec) != 3
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in spec)
+            or not float(spec[2]).is_integer()
+        ):
+            raise InputError(
+                f"{where}: expected a list of edges or {{logspace: [lo, hi, n]}} with an integer n"
+            )
+        value = np.logspace(float(spec[0]), float(spec[1]), int(spec[2]))
+    return check_r_edges(value, where=where)  # type: ignore[arg-type]
+
+
 def config_from_mapping(data: Mapping[str, object], where: str = "config") -> RunConfig:
     """A :class:`RunConfig` from a parsed config; every key is optional."""
     if not isinstance(data, Mapping):
@@ -147,7 +166,7 @@ def config_from_mapping(data: Mapping[str, object], where: str = "config") -> Ru
     if data.get("points") is not None:
         kwargs["points"] = explicit_points(data["points"], f"{where}: points")  # type: ignore[arg-type]
     if "r_edges" in data:
-        kwargs["r_edges"] = check_r_edges(data["r_edges"], where=f"{where}: r_edges")  # type: ignore[arg-type]
+        kwargs["r_edges"] = config_edges(data["r_edges"], f"{where}: r_edges")
     for key, kind, lowest in (("max_retries", int, 0), ("min_particles", float, 1)):
         if key in data:
             value = data[key]

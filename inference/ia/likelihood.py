@@ -315,7 +315,7 @@ def build_likelihood(
     mapping = bin_mapping(
         obs, np.asarray(emulator.r), emulator.r_edges, interpolate=interpolate, emulator_name=emulator.name
     )
-    if mapping is not None and mapping.kind == "rebin" and "xi" not in emulator.statistics:
+    if mapping is not None and mapping.kind != "interpolate" and "xi" not in emulator.statistics:
         paired = [s for s in obs.statistics if s != "xi"]
         if paired:
             raise InputError(f"{obs.name}: /{paired[0]}: rebinning weights pairs by the emulator's ξ, which "

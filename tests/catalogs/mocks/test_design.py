@@ -79,6 +79,11 @@ def test_config_files_in_yaml_and_json(tmp_path) -> None:
     )
     assert cfg.r_edges.tolist() == [0.5, 1.0, 2.0] and cfg.max_retries == 1 and cfg.points is None
 
+    yaml_file.write_text("r_edges: {logspace: [-1, 1.5, 43]}\n")  # the TNG300 tables' bins refined by 3
+    edges = load_config(yaml_file).r_edges
+    assert edges.size == 43 and np.allclose(np.diff(np.log10(edges)), 2.5 / 42)
+    np.testing.assert_allclose(edges[::3], np.logspace(-1, 1.5, 15), rtol=1e-14)
+
     json_file = tmp_path / "run.json"
     points = [[0.1, 0.2, 12.5, 0.3, 12.0, 13.0, 1.0]]
     json_file.write_text(json.dumps({"points": points, "narrow_to_catalog": False}))
@@ -94,6 +99,9 @@ def test_config_files_in_yaml_and_json(tmp_path) -> None:
         ("priors: {}\n", ["unknown key", "priors"]),
         ("max_retries: -1\n", ["max_retries"]),
         ("r_edges: [1.0, 0.5]\n", ["r_edges", "increasing"]),
+        ("r_edges: {logspace: [-1, 1.5]}\n", ["r_edges", "logspace: [lo, hi, n]"]),
+        ("r_edges: {logspace: [-1, 1.5, 4.5]}\n", ["r_edges", "integer n"]),
+        ("r_edges: {linspace: [0.1, 1, 4]}\n", ["r_edges", "logspace"]),
         ("prior: [", ["not valid YAML"]),
     ],
 )

@@ -79,7 +79,7 @@ def test_cli_writes_what_the_library_writes(tmp_path, halo_file) -> None:
 BAD_CONFIGS = {
     "lo_ge_hi": ("prior:\n  sigma_logM: [0.8, 0.2]\n", "sigma_logM: expected lo < hi"),
     "unknown_param": ("prior:\n  logMmax: [12, 13]\n", "unknown parameter ['logMmax']"),
-    "bins_beyond_box": ("r_edges: [0.1, 1.0, 20.0]\n", "below Lbox/3"),
+    "bins_beyond_box": ("r_edges: [0.1, 1.0, 20.0]\n", "below Lbox/4"),
     "unknown_satellites": ("satellites: spherical\n", "satellites"),
     "subhalos_missing": ("satellites: subhalo\n", "subhalo satellite profile needs"),
     "elongation_not_positive": ("satellites: triaxial\nsatellite_elongation: 0\n", "satellite_elongation"),
@@ -128,7 +128,7 @@ def test_tiny_preset_random_orientations_give_zero_omega_and_eta(tmp_path) -> No
     """On the embedded N-body `tiny` halos, μ_cen = μ_sat = 0 gives ω = η = 0 within the scatter."""
     config = tmp_path / "null.yaml"
     config.write_text(
-        "points:\n  - [0.0, 0.0, 12.3, 0.3, 12.0, 13.0, 1.0]\nr_edges: [0.3, 0.6, 1.2, 2.5, 5.0, 10.0]\n"
+        "points:\n  - [0.0, 0.0, 12.3, 0.3, 12.0, 13.0, 1.0]\nr_edges: [0.3, 0.6, 1.2, 2.5, 5.0, 9.0]\n"
     )
     out = tmp_path / "null.h5"
     env = {**os.environ, "IAEMU_CACHE": str(tmp_path / "cache")}
