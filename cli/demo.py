@@ -35,6 +35,12 @@ def _load(path: Path) -> dict:
 def headlines(outdir: Path) -> list[str]:
     """The demo's headline numbers, read from the workflow's outputs under `outdir`."""
     lines = [f"outputs: {outdir}/ia (halos, mocks, emulator/, report/, validation/, fit/) and {outdir}/hep"]
+    training = _load(outdir / "ia" / "emulator" / "emulator.json").get("training", {})
+    world = training.get("data", {}).get("world")
+    if world:
+        lines.append(f"IA world of this run: {world['halo_catalog']} ({world['Lbox']:g} Mpc/h box), "
+                     f"satellites {world['satellites']}; the shipped emulator's (iaemu fit without "
+                     "--emulator): iaemu default-emulator show")  # fmt: skip
     metrics = _load(outdir / "ia" / "report" / "metrics.json").get("summary", {})
     for stat, values in metrics.items():
         lines.append(f"emulator {stat}: median |Δ|/σ_mean {values['median_abs_err_over_sigma_mean']:.2f}, "

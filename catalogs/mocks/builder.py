@@ -27,6 +27,7 @@ from catalogs.halos.sources import catalog_metadata
 from catalogs.mocks.correlations import MOCK_LIMIT, STATISTICS, check_r_edges, galaxy_arrays, measure
 from catalogs.mocks.design import RunConfig, latin_hypercube
 from catalogs.mocks.hod import PARAM_NAMES, HodIAModel, model_description
+from catalogs.mocks.phase_space import check_elongation, default_profile
 from catalogs.mocks.store import MockStore, RowResult, check_writable
 from common.errors import InputError, check_seed
 from common.progress import progress
@@ -143,8 +144,10 @@ def build_mock_dataset(
     seed = check_seed(seed)
     check_writable(out)
     halo_meta = catalog_metadata(halocat)  # name, Lbox, redshift, particle_mass, content_hash
+    satellites = config.satellites or default_profile(halocat.halo_table.colnames)
+    elongation = check_elongation(config.satellite_elongation, satellites, "satellite_elongation")
     model = HodIAModel(halocat, name=halo_meta["name"], min_particles=config.min_particles,
-                       satellites=config.satellites, elongation=config.satellite_elongation)
+                       satellites=satellites, elongation=elongation)
     r_edges = check_r_edges(config.r_edges, model.Lbox, limit=MOCK_LIMIT)
     box, params, design = _design(model, config, n_points, seed)
     identity = {
@@ -156,7 +159,7 @@ def build_mock_dataset(
         "max_retries": config.max_retries,
         "min_particles": config.min_particles,
         "halos": halo_meta["content_hash"],
-        "model": model_description(config.satellites, config.satellite_elongation),
+        "model": model_description(satellites, elongation),
     }
     plan = {
         "run_key": hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32],
@@ -167,7 +170,7 @@ def build_mock_dataset(
     store.open()
     attrs = {
         "halo_catalog": json.dumps(halo_meta),
-        "model": json.dumps(model_description(config.satellites, config.satellite_elongation)),
+        "model": json.dumps(model_description(satellites, elongation)),
         "seed": seed,
         "realisations": realisations,
         "created": store.plan["created"],

@@ -115,8 +115,8 @@ class RunConfig:
 
     ``r_edges`` in Mpc/h; ``points`` (N, P) replaces the Latin hypercube when given; ``narrow_to_catalog``
     clips logMmin to the catalog's resolved halo masses; ``min_particles`` is the smallest populated halo;
-    ``satellites`` the satellite phase space (``catalogs.mocks.phase_space``: nfw, triaxial, subhalo) and
-    ``satellite_elongation`` the triaxial one's p.
+    ``satellites`` the satellite phase space (``catalogs.mocks.phase_space``: nfw, triaxial, subhalo; None:
+    triaxial on a catalog with halo shapes, else nfw) and ``satellite_elongation`` the triaxial one's p.
     """
 
     prior: PriorBox = field(default_factory=lambda: PriorBox.from_mapping({}))
@@ -125,7 +125,7 @@ class RunConfig:
     max_retries: int = MAX_RETRIES
     narrow_to_catalog: bool = True
     min_particles: float = MIN_PARTICLES
-    satellites: SatelliteProfile = "nfw"
+    satellites: SatelliteProfile | None = None
     satellite_elongation: float = 1.0
 
 
@@ -187,7 +187,8 @@ def config_from_mapping(data: Mapping[str, object], where: str = "config") -> Ru
         kwargs["satellites"] = data["satellites"]
     if "satellite_elongation" in data:
         kwargs["satellite_elongation"] = check_elongation(
-            data["satellite_elongation"], data.get("satellites", "nfw"), f"{where}: satellite_elongation")
+            data["satellite_elongation"], data.get("satellites", "triaxial"), f"{where}: satellite_elongation"
+        )
     return RunConfig(**kwargs)  # type: ignore[arg-type]
 
 

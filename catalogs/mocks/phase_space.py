@@ -85,6 +85,12 @@ def _triaxial_class():
     return TriaxialNFWPhaseSpace
 
 
+def default_profile(columns: set[str] | list[str]) -> SatelliteProfile:
+    """``triaxial`` where a catalog holds its halos' axes and axis ratios (every embedded catalog does),
+    else ``nfw``: the satellites of a mock config that names no phase space."""
+    return "triaxial" if all(c in columns for c in TRIAXIAL_COLUMNS) else "nfw"
+
+
 def check_catalog(profile: str, columns: set[str] | list[str], upid: np.ndarray, name: str) -> None:
     """InputError unless a catalog with `columns` and subhalo flags `upid` can hold `profile`'s satellites."""
     check_choice(profile, SatelliteProfile, "satellite profile")

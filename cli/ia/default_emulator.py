@@ -29,6 +29,10 @@ def show() -> None:
     print(f"trained on {data.get('rows_used', '?')} rows x {data.get('realisations', '?')} realisations "
           f"of {Path(str(data.get('path', '?'))).name}; evaluated on {metrics['rows']} rows of "
           f"{Path(str(metrics['test_file'])).name}")
+    world = data.get("world")
+    if world:
+        print(f"world: {world['halo_catalog']} ({world['Lbox']:g} Mpc/h box), "
+              f"satellites: {world['satellites']}")
     for name, m in metrics["summary"].items():
         print(f"{name}: median |Δ|/σ_mean {m['median_abs_err_over_sigma_mean']:.3f}, "
               f"68% coverage {m['coverage_68']:.3f}, 95% coverage {m['coverage_95']:.3f}")

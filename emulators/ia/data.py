@@ -151,6 +151,20 @@ def read_mocks(path: str | os.PathLike[str], *, drop_nan: bool = False) -> MockD
     return data
 
 
+def mock_world(path: str | os.PathLike[str]) -> dict:
+    """The simulated world a mock dataset was drawn from, from its attributes (docs/ARCHITECTURE.md 3.1):
+    the halo catalog's name and box (Mpc/h) and the satellites' phase space; {} where they are absent."""
+    import json
+
+    with h5py.File(path, "r") as h5:
+        try:
+            halos = json.loads(h5.attrs["halo_catalog"])
+            satellites = json.loads(h5.attrs["model"])["components"]["satellites_profile"]
+        except (KeyError, TypeError, ValueError):
+            return {}
+    return {"halo_catalog": halos.get("name"), "Lbox": halos.get("Lbox"), "satellites": satellites}
+
+
 def split_rows(n: int, fractions: tuple[float, float], seed: int) -> tuple[np.ndarray, ...]:
     """Seeded split of ``n`` rows into (train, validation, test) with the given validation/test fractions."""
     order = np.random.default_rng(seed).permutation(n)

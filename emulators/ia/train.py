@@ -23,7 +23,15 @@ from common.device import resolve_device
 from common.errors import InputError, check_seed
 from common.outputs import check_output, holds
 from emulators.artifact_files import EMULATOR_JSON
-from emulators.ia.data import STATISTICS, MockData, Scalers, read_mocks, split_rows, training_arrays
+from emulators.ia.data import (
+    STATISTICS,
+    MockData,
+    Scalers,
+    mock_world,
+    read_mocks,
+    split_rows,
+    training_arrays,
+)
 from emulators.ia.emulator import TorchEmulator
 from emulators.ia.losses import BetaSchedule, beta_nll
 from emulators.ia.network import Ensemble, IAEmuNet, ModelConfig
@@ -134,7 +142,7 @@ def train_to_artifact(mocks: str | os.PathLike[str], out: str | os.PathLike[str]
     emulator.meta = {
         "data": {"path": str(mocks), "sha256": data.sha256, "rows_in_file": int(data.row_index.size
                  + data.excluded["not_done"] + data.excluded["nan"]), "rows_used": int(len(data.params)),
-                 "realisations": data.n_real, "excluded": data.excluded},
+                 "realisations": data.n_real, "excluded": data.excluded, "world": mock_world(mocks)},
         "split": {"seed": settings.train.seed, "train": int(tr.size), "validation": int(va.size),
                   "test": int(te.size), "test_rows": test_rows.tolist()},
         "settings": settings.to_dict(),

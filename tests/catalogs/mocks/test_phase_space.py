@@ -6,7 +6,7 @@ import pytest
 from scipy import integrate
 
 from catalogs.mocks.hod import HodIAModel
-from catalogs.mocks.phase_space import SUBHALO_COLUMNS, ellipsoid_maps
+from catalogs.mocks.phase_space import SUBHALO_COLUMNS, default_profile, ellipsoid_maps
 from common.errors import InputError
 from tests.catalogs.halos.halo_tables import halo_catalog
 
@@ -143,7 +143,10 @@ def test_the_mock_config_chooses_the_satellites_and_the_dataset_records_them() -
     from catalogs.mocks.design import config_from_mapping
     from catalogs.mocks.hod import model_description
 
-    assert config_from_mapping({}).satellites == "nfw"
+    assert config_from_mapping({}).satellites is None  # the builder's default_profile chooses
+    shaped = lone_halos()[0].halo_table.colnames
+    assert default_profile(shaped) == "triaxial"
+    assert default_profile([c for c in shaped if c != "halo_c_to_a"]) == "nfw"
     assert config_from_mapping({"satellites": "triaxial"}).satellites == "triaxial"
     with pytest.raises(InputError, match="mocks.yaml: satellites: 'sphere': expected one of nfw, triaxial"):
         config_from_mapping({"satellites": "sphere"}, "mocks.yaml")
@@ -155,5 +158,6 @@ def test_the_mock_config_chooses_the_satellites_and_the_dataset_records_them() -
     for bad in (0, "long", float("nan"), float("inf")):
         with pytest.raises(InputError, match="mocks.yaml: satellite_elongation: expected a number > 0"):
             config_from_mapping({"satellites": "triaxial", "satellite_elongation": bad}, "mocks.yaml")
+    assert config_from_mapping({"satellite_elongation": 2}).satellite_elongation == 2.0  # triaxial by default
     with pytest.raises(InputError, match="satellite_elongation: applies to the triaxial satellites only"):
-        config_from_mapping({"satellite_elongation": 2}, "mocks.yaml")
+        config_from_mapping({"satellites": "nfw", "satellite_elongation": 2}, "mocks.yaml")

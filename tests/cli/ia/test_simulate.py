@@ -12,6 +12,8 @@ import pytest
 from catalogs.halos.sources import load_halo_catalog, write_halo_table
 from catalogs.mocks.builder import build_mock_dataset
 from catalogs.mocks.design import load_config
+from catalogs.mocks.phase_space import TRIAXIAL_COLUMNS
+from emulators.ia.data import mock_world
 from tests.catalogs.halos.halo_tables import random_box
 
 IAEMU = Path(sys.executable).parent / "iaemu"
@@ -74,6 +76,10 @@ def test_cli_writes_what_the_library_writes(tmp_path, halo_file) -> None:
             assert np.array_equal(cli[name][:], lib[name][:]), name
         assert cli["xi"].shape == (3, 2, 3) and cli.attrs["seed"] == 4
         assert '"name": "made-up"' in cli.attrs["halo_catalog"]
+    shaped = all(c in load_halo_catalog(str(halo_file)).halo_table.colnames for c in TRIAXIAL_COLUMNS)
+    world = mock_world(out)  # what an emulator trained on the file records
+    assert world["halo_catalog"] == "made-up" and world["Lbox"] == 40.0
+    assert ("ellipsoid" in world["satellites"]) == shaped  # no profile in CONFIG: triaxial where shapes exist
 
 
 BAD_CONFIGS = {
