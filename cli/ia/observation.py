@@ -38,8 +38,8 @@ def import_tables(
         ),
     ] = None,
     r_edges: Annotated[str | None, typer.Option(
-        "--r-edges", help="Bin edges (Mpc/h): EDGES.npy or comma-separated numbers; needed with .npy "
-        "vectors, and lets a fit rebin the emulator exactly.")] = None,
+        "--r-edges", help="Bin edges (Mpc/h): EDGES.npy, comma-separated numbers or 'logspace(lo, hi, n)'; "
+        "needed with .npy vectors, and lets a fit rebin the emulator exactly.")] = None,
     jackknife: Annotated[int | None, typer.Option(
         "--jackknife", min=2,
         help="The covariance is a jackknife estimate from N sub-volumes (recorded for the "

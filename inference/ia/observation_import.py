@@ -151,13 +151,22 @@ def _cov_blocks(stats: list[str], covs: list[str], nb: int) -> dict[str, np.ndar
 
 
 def parse_edges(text: str) -> np.ndarray:
-    """Bin edges from ``EDGES.npy`` or comma-separated numbers (Mpc/h); checked by :func:`import_tables`."""
+    """Bin edges (Mpc/h) from ``EDGES.npy``, comma-separated numbers, or ``logspace(lo, hi, n)`` (numpy's: n
+    edges from 10^lo to 10^hi, as the TNG300 tables state theirs); checked by :func:`import_tables`."""
     if text.endswith(".npy"):
         return _load_npy(text)
+    expected = f"--r-edges: '{text}': expected EDGES.npy, comma-separated numbers or logspace(lo, hi, n)"
+    spec = text.replace(" ", "")
+    logspace = spec.startswith("logspace(") and spec.endswith(")")
     try:
-        return np.array([float(x) for x in text.split(",")], dtype=np.float64)
+        numbers = [float(x) for x in (spec[9:-1] if logspace else spec).split(",")]
     except ValueError:
-        raise InputError(f"--r-edges: '{text}': expected EDGES.npy or comma-separated numbers") from None
+        raise InputError(expected) from None
+    if not logspace:
+        return np.array(numbers, dtype=np.float64)
+    if len(numbers) != 3 or not numbers[2].is_integer():
+        raise InputError(expected + " with an integer n")
+    return np.logspace(numbers[0], numbers[1], int(numbers[2]))
 
 
 def _load_npy(path: str) -> np.ndarray:

@@ -11,7 +11,7 @@ import pytest
 from scipy.linalg import block_diag
 
 from common.errors import InputError
-from inference.ia.observation_import import import_tables
+from inference.ia.observation_import import import_tables, parse_edges
 from inference.ia.observations import read_observation
 from tests.inference.ia.test_observations import EDGES, R, values
 
@@ -198,3 +198,13 @@ def test_bad_vectors_and_covariances_get_one_line_and_nothing_written(tmp_path: 
     assert result.returncode == 2 and len(lines) == 1 and fragment in lines[0], result.stderr
     assert not (tmp_path / "obs.h5").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".obs.h5")]
+
+
+def test_edges_as_numbers_or_as_numpys_logspace() -> None:
+    """``--r-edges`` takes the TNG tables' own description of their bins, ``logspace(-1, 1.5, 15)``."""
+    np.testing.assert_array_equal(parse_edges("logspace(-1, 1.5, 15)"), np.logspace(-1, 1.5, 15))
+    np.testing.assert_array_equal(parse_edges("0.1,0.2, 0.4"), [0.1, 0.2, 0.4])
+    for bad in ("logspace(-1, 1.5)", "logspace(-1, 1.5, 4.5)", "linspace(0, 1, 3)", "0.1,x"):
+        with pytest.raises(InputError, match=r"--r-edges: .*expected EDGES.npy, comma-separated numbers or "
+                                              r"logspace\(lo, hi, n\)"):
+            parse_edges(bad)
