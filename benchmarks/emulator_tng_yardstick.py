@@ -18,13 +18,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from world_vs_anchors import TNG_EDGES
 
 from emulators.ia.artifact import load_emulator
 from emulators.ia.data import STATISTICS, read_mocks
 from inference.ia.binning import BinMap, rebin_matrix
 from inference.ia.observation_import import read_table
 
-TNG_EDGES = np.logspace(-1, 1.5, 15)
 XI, OMEGA = STATISTICS.index("xi"), STATISTICS.index("omega")
 
 

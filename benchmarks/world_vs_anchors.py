@@ -41,7 +41,7 @@ def world_model(halos: str, satellites: SatelliteProfile, elongation: float = 1.
     """The HOD+IA model on world `halos` (a preset or a halo file) and the TNG bin edges (Mpc/h) up to its
     Lbox/4; `elongation`: the triaxial satellites' p (catalogs.mocks.phase_space)."""
     model = HodIAModel(load_halo_catalog(halos, quiet=True), satellites=satellites, elongation=elongation)
-    return model, TNG_EDGES[TNG_EDGES <= model.Lbox / 4]
+    return model, TNG_EDGES[TNG_EDGES < model.Lbox / 4]
 
 
 def world_means(halos: str, satellites: SatelliteProfile, realisations: int, seed: int,

@@ -27,7 +27,6 @@ from catalogs.halos.sources import catalog_metadata
 from catalogs.mocks.correlations import MOCK_LIMIT, STATISTICS, check_r_edges, galaxy_arrays, measure
 from catalogs.mocks.design import RunConfig, latin_hypercube
 from catalogs.mocks.hod import PARAM_NAMES, HodIAModel, model_description
-from catalogs.mocks.phase_space import check_elongation, default_profile
 from catalogs.mocks.store import MockStore, RowResult, check_writable
 from common.errors import InputError, check_seed
 from common.progress import progress
@@ -144,11 +143,10 @@ def build_mock_dataset(
     seed = check_seed(seed)
     check_writable(out)
     halo_meta = catalog_metadata(halocat)  # name, Lbox, redshift, particle_mass, content_hash
-    satellites = config.satellites or default_profile(halocat.halo_table.colnames)
-    elongation = check_elongation(config.satellite_elongation, satellites, "satellite_elongation")
+    r_edges = check_r_edges(config.r_edges, float(halo_meta["Lbox"]), limit=MOCK_LIMIT)
     model = HodIAModel(halocat, name=halo_meta["name"], min_particles=config.min_particles,
-                       satellites=satellites, elongation=elongation)
-    r_edges = check_r_edges(config.r_edges, model.Lbox, limit=MOCK_LIMIT)
+                       satellites=config.satellites, elongation=config.satellite_elongation)
+    satellites, elongation = model.satellites, config.satellite_elongation
     box, params, design = _design(model, config, n_points, seed)
     identity = {
         "params": params.tolist(),

@@ -24,6 +24,25 @@ def default_r_edges() -> np.ndarray:
     return np.logspace(-1.0, 1.2, 21)
 
 
+MAX_EDGES = 10_000
+
+
+def logspace_edges(spec: object, where: str = "r_edges") -> np.ndarray:
+    """``numpy.logspace(lo, hi, n)`` from a spec ``[lo, hi, n]`` (log10 of Mpc/h, n edges: an integer from 2
+    to 10,000); the form a config (``{logspace: [lo, hi, n]}``) and ``--r-edges logspace(lo, hi, n)``
+    share."""
+    expected = (f"{where}: expected logspace [lo, hi, n] with numbers lo < hi and an integer n of "
+                f"2..{MAX_EDGES}")
+    if not isinstance(spec, list | tuple) or len(spec) != 3:
+        raise InputError(expected)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) for v in spec):
+        raise InputError(expected)
+    lo, hi, n = (float(v) for v in spec)
+    if not (lo < hi and n.is_integer() and 2 <= n <= MAX_EDGES):
+        raise InputError(expected)
+    return np.logspace(lo, hi, int(n))
+
+
 def r_centres(r_edges: np.ndarray) -> np.ndarray:
     """Bin centres: the arithmetic mean of consecutive edges (Mpc/h)."""
     r_edges = np.asarray(r_edges, dtype=float)
@@ -31,7 +50,8 @@ def r_centres(r_edges: np.ndarray) -> np.ndarray:
 
 
 ESTIMATOR_LIMIT = 3  # pairs are counted at minimum image: separations below Lbox/3 (halotools' limit)
-MOCK_LIMIT = 4  # a mock dataset's bins end below Lbox/4: beyond, the box lacks the modes that set ξ (4.1)
+# a mock dataset's bins end below Lbox/4: beyond, the box lacks the modes that set ξ (docs/ARCHITECTURE.md 2)
+MOCK_LIMIT = 4
 
 
 def check_r_edges(r_edges: Sequence[float], Lbox: float | None = None, where: str = "r_edges",

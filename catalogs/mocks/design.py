@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from catalogs.mocks.correlations import check_r_edges, default_r_edges
+from catalogs.mocks.correlations import check_r_edges, default_r_edges, logspace_edges
 from catalogs.mocks.hod import MIN_PARTICLES, PARAM_NAMES, as_param_dict
 from catalogs.mocks.phase_space import SatelliteProfile, check_elongation
 from common.errors import InputError, check_choice
@@ -134,21 +134,12 @@ CONFIG_KEYS = ("prior", "points", "r_edges", "max_retries", "narrow_to_catalog",
 
 
 def config_edges(value: object, where: str = "r_edges") -> np.ndarray:
-    """Bin edges (Mpc/h) from a config: a list of edges, or ``{logspace: [lo, hi, n]}`` for
-    ``numpy.logspace(lo, hi, n)`` (n edges, log10 of Mpc/h)."""
+    """Bin edges (Mpc/h) from a config: a list of edges, or ``{logspace: [lo, hi, n]}``
+    (:func:`catalogs.mocks.correlations.logspace_edges`)."""
     if isinstance(value, Mapping):
-        spec = value.get("logspace")
-        if (
-            set(value) != {"logspace"}
-            or not isinstance(spec, list | tuple)
-            or len(spec) != 3
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in spec)
-            or not float(spec[2]).is_integer()
-        ):
-            raise InputError(
-                f"{where}: expected a list of edges or {{logspace: [lo, hi, n]}} with an integer n"
-            )
-        value = np.logspace(float(spec[0]), float(spec[1]), int(spec[2]))
+        if set(value) != {"logspace"}:
+            raise InputError(f"{where}: expected a list of edges or {{logspace: [lo, hi, n]}}")
+        value = logspace_edges(value["logspace"], where)
     return check_r_edges(value, where=where)  # type: ignore[arg-type]
 
 

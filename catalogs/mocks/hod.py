@@ -16,7 +16,13 @@ import numpy as np
 
 # what the model reads; every halo source of catalogs.halos.sources has these columns
 from catalogs.halos.sources import REQUIRED_COLUMNS
-from catalogs.mocks.phase_space import SatelliteProfile, check_catalog, satellite_profile
+from catalogs.mocks.phase_space import (
+    TRIAXIAL_COLUMNS,
+    SatelliteProfile,
+    check_catalog,
+    default_profile,
+    satellite_profile,
+)
 from common.errors import InputError
 
 PARAM_NAMES: tuple[str, ...] = ("mu_cen", "mu_sat", "logMmin", "sigma_logM", "logM0", "logM1", "alpha")
@@ -205,9 +211,18 @@ class HodIAModel:
     """The HOD+IA model bound to one halo catalog: built once, re-populated per (parameters, seed)."""
 
     def __init__(self, halocat, *, name: str = "halo catalog", min_particles: float = MIN_PARTICLES,
-                 satellites: SatelliteProfile = "nfw", elongation: float = 1.0) -> None:
+                 satellites: SatelliteProfile | None = None, elongation: float = 1.0) -> None:
+        """`satellites`: the phase space (None: ``phase_space.default_profile`` of the catalog's columns, kept
+        in :attr:`satellites`); `elongation`: the triaxial one's p."""
         table = halocat.halo_table
+        if satellites is None:
+            satellites = default_profile(table.colnames)
+            if satellites != "triaxial" and elongation != 1:
+                raise InputError(f"{name}: halo_table: satellite_elongation {elongation:g} needs triaxial "
+                                 f"satellites; without the columns {list(TRIAXIAL_COLUMNS)} the catalog's "
+                                 "satellites default to nfw")
         check_catalog(satellites, table.colnames, np.asarray(table["halo_upid"]), name)
+        self.satellites: SatelliteProfile = satellites
         self.halocat = usable_halos(halocat, name)
         self.Lbox = float(np.max(self.halocat.Lbox))
         self.model = build_model(float(self.halocat.redshift), satellites, self.halocat.halo_table,

@@ -18,6 +18,7 @@ Rows are handled as follows, and every exclusion is counted in :attr:`MockData.e
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,18 +152,17 @@ def read_mocks(path: str | os.PathLike[str], *, drop_nan: bool = False) -> MockD
     return data
 
 
-def mock_world(path: str | os.PathLike[str]) -> dict:
+def mock_world(path: str | os.PathLike[str]) -> dict[str, object]:
     """The simulated world a mock dataset was drawn from, from its attributes (docs/ARCHITECTURE.md 3.1):
-    the halo catalog's name and box (Mpc/h) and the satellites' phase space; {} where they are absent."""
-    import json
-
+    the halo catalog's name and box (Mpc/h) and the satellites' phase space; {} where any is absent."""
     with h5py.File(path, "r") as h5:
         try:
             halos = json.loads(h5.attrs["halo_catalog"])
-            satellites = json.loads(h5.attrs["model"])["components"]["satellites_profile"]
+            world = {"halo_catalog": str(halos["name"]), "Lbox": float(halos["Lbox"]),
+                     "satellites": str(json.loads(h5.attrs["model"])["components"]["satellites_profile"])}
         except (KeyError, TypeError, ValueError):
             return {}
-    return {"halo_catalog": halos.get("name"), "Lbox": halos.get("Lbox"), "satellites": satellites}
+    return world
 
 
 def split_rows(n: int, fractions: tuple[float, float], seed: int) -> tuple[np.ndarray, ...]:

@@ -2,7 +2,8 @@
 
 It lives in ``emulators/ia/artifacts/default/`` (emulator.json, weights.safetensors and the ``metrics.json``
 of its evaluation on an independent test file) and is rebuilt by the workflow target ``default_emulator``
-(``workflows/config/default.yaml``), which trains on the embedded ``default`` halo catalog and then calls
+(``workflows/config/default.yaml``), which trains on an embedded halo catalog (``wide`` now; the artifact
+shipped today was trained on ``default``, docs/ARCHITECTURE.md 4.2) and then calls
 :func:`install_default_emulator`. The artifact must stay within :data:`MAX_BYTES`.
 """
 

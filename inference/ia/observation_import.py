@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy.linalg import block_diag
 
-from catalogs.mocks.correlations import STATISTICS, r_centres
+from catalogs.mocks.correlations import STATISTICS, logspace_edges, r_centres
 from common.errors import InputError
 from inference.ia.binning import BIN_RTOL, describe_bins
 from inference.ia.observations import Observation, write_observation
@@ -155,18 +155,16 @@ def parse_edges(text: str) -> np.ndarray:
     edges from 10^lo to 10^hi, as the TNG300 tables state theirs); checked by :func:`import_tables`."""
     if text.endswith(".npy"):
         return _load_npy(text)
-    expected = f"--r-edges: '{text}': expected EDGES.npy, comma-separated numbers or logspace(lo, hi, n)"
     spec = text.replace(" ", "")
     logspace = spec.startswith("logspace(") and spec.endswith(")")
     try:
-        numbers = [float(x) for x in (spec[9:-1] if logspace else spec).split(",")]
+        numbers = [float(x) for x in (spec[len("logspace("):-1] if logspace else spec).split(",")]
     except ValueError:
-        raise InputError(expected) from None
-    if not logspace:
-        return np.array(numbers, dtype=np.float64)
-    if len(numbers) != 3 or not numbers[2].is_integer():
-        raise InputError(expected + " with an integer n")
-    return np.logspace(numbers[0], numbers[1], int(numbers[2]))
+        raise InputError(f"--r-edges: '{text}': expected EDGES.npy, comma-separated numbers or "
+                         "logspace(lo, hi, n)") from None
+    if logspace:
+        return logspace_edges(numbers, f"--r-edges: '{text}'")
+    return np.array(numbers, dtype=np.float64)
 
 
 def _load_npy(path: str) -> np.ndarray:

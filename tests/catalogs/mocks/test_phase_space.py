@@ -110,6 +110,15 @@ def test_profiles_refuse_catalogs_that_cannot_hold_them() -> None:
         HodIAModel(plain, satellites="sphere")
 
 
+def test_a_model_without_a_profile_follows_the_halo_shapes_where_the_catalog_has_them() -> None:
+    assert HodIAModel(lone_halos()[0]).satellites == "triaxial"
+    plain = halo_catalog(np.full((4, 3), 10.0), np.full(4, 1e13), 50.0)  # no axis B, no ratios
+    assert HodIAModel(plain).satellites == "nfw"
+    with pytest.raises(InputError, match=r"halo catalog: halo_table: satellite_elongation 2 needs triaxial "
+                                         r"satellites; without the columns \['halo_axisA_x'"):
+        HodIAModel(plain, elongation=2.0)
+
+
 def subhalo_catalog(n_hosts: int = 6, per_host: int = 40, seed: int = 0) -> tuple:
     """Hosts of 1e14–4e14 Msun/h, each with `per_host` subhalos 0.3 Mpc/h about it (halotools' columns)."""
     rng = np.random.default_rng(seed)

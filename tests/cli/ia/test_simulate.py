@@ -87,7 +87,8 @@ BAD_CONFIGS = {
     "unknown_param": ("prior:\n  logMmax: [12, 13]\n", "unknown parameter ['logMmax']"),
     "bins_beyond_box": ("r_edges: [0.1, 1.0, 20.0]\n", "below Lbox/4"),
     "unknown_satellites": ("satellites: spherical\n", "satellites"),
-    "subhalos_missing": ("satellites: subhalo\n", "subhalo satellite profile needs"),
+    "subhalos_missing": ("satellites: subhalo\nr_edges: [0.2, 0.5, 1.0, 3.0]\n",
+                         "subhalo satellite profile needs"),
     "elongation_not_positive": ("satellites: triaxial\nsatellite_elongation: 0\n", "satellite_elongation"),
 }
 

@@ -10,7 +10,7 @@ from scipy.integrate import quad
 
 from catalogs.mocks.correlations import measure, r_centres
 from common.errors import InputError
-from inference.ia.binning import bin_mapping
+from inference.ia.binning import bin_mapping, overlap_matrix
 from inference.ia.likelihood import build_likelihood
 from inference.ia.observations import Observation
 from tests.inference.ia.standin import LinearGaussianEmulator
@@ -98,8 +98,26 @@ def test_overlapping_bins_average_the_shell_volumes_inside(coarse: np.ndarray) -
     expect_omega = np.array([_shell_average(omega, pairs, a, b) for a, b in shells["coarse"]])
     np.testing.assert_allclose(mapping.weights("xi") @ fine_xi, expect_xi, rtol=0.011)
     np.testing.assert_allclose(mapping.weights("omega", fine_xi) @ fine_omega, expect_omega, rtol=0.004)
-    flat = mapping.weights("omega", fine_xi) @ np.ones(fine_xi.size)
-    np.testing.assert_allclose(flat, 1.0, rtol=1e-12)  # weights of each coarse bin sum to one
+
+
+def test_an_overlap_that_misses_a_power_law_by_more_than_1p5_percent_needs_interpolation() -> None:
+    """IAEmu's 0.11 dex bins onto TNG's 0.18 dex ones (to 13.9 Mpc/h): the overlap map would miss the shell
+    averages of ξ ∝ r^-1.8 by 4.1%, so the mapping is refused without --interpolate."""
+    iaemu, tng = np.logspace(-1, 1.2, 21), np.logspace(-1, 1.5, 15)[:13]
+    mapped = overlap_matrix(tng, iaemu)
+    assert mapped is None
+    lo = np.maximum(tng[:-1, None], iaemu[None, :-1])
+    hi = np.minimum(tng[1:, None], iaemu[None, 1:])
+    shares = np.where(hi > lo, hi**3 - lo**3, 0.0)
+    def means(e: np.ndarray) -> np.ndarray:  # shell averages of r^-1.8 by quadrature
+        return np.array([_shell_average(lambda r: r**-1.8, lambda r: 1.0, a, b)
+                         for a, b in zip(e[:-1], e[1:], strict=True)])
+
+    assert 0.035 < np.max(np.abs(shares @ means(iaemu) / shares.sum(axis=1) / means(tng) - 1)) < 0.05
+    obs = Observation(r_centres(tng), {"xi": np.zeros(12)}, np.eye(12), tng, name="tng.h5")
+    with pytest.raises(InputError, match="tng.h5: /r: bins differ from the emulator's.*--interpolate"):
+        bin_mapping(obs, r_centres(iaemu), iaemu, interpolate=False)
+    assert bin_mapping(obs, r_centres(iaemu), iaemu, interpolate=True).kind == "interpolate"
 
 
 def test_bins_narrower_than_the_emulators_need_interpolation_and_outside_bins_are_named() -> None:

@@ -204,7 +204,11 @@ def test_edges_as_numbers_or_as_numpys_logspace() -> None:
     """``--r-edges`` takes the TNG tables' own description of their bins, ``logspace(-1, 1.5, 15)``."""
     np.testing.assert_array_equal(parse_edges("logspace(-1, 1.5, 15)"), np.logspace(-1, 1.5, 15))
     np.testing.assert_array_equal(parse_edges("0.1,0.2, 0.4"), [0.1, 0.2, 0.4])
-    for bad in ("logspace(-1, 1.5)", "logspace(-1, 1.5, 4.5)", "linspace(0, 1, 3)", "0.1,x"):
+    for bad in ("linspace(0, 1, 3)", "0.1,x"):
         with pytest.raises(InputError, match=r"--r-edges: .*expected EDGES.npy, comma-separated numbers or "
                                               r"logspace\(lo, hi, n\)"):
+            parse_edges(bad)
+    for bad in ("logspace(-1, 1.5)", "logspace(-1, 1.5, 4.5)", "logspace(-1, 1.5, -2)", "logspace(1, 1, 5)"):
+        with pytest.raises(InputError, match=r"--r-edges: .*expected logspace \[lo, hi, n\] with numbers "
+                                              r"lo < hi and an integer n of 2..10000"):
             parse_edges(bad)
