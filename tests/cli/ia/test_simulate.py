@@ -135,7 +135,7 @@ def test_tiny_preset_random_orientations_give_zero_omega_and_eta(tmp_path) -> No
     """On the embedded N-body `tiny` halos, μ_cen = μ_sat = 0 gives ω = η = 0 within the scatter."""
     config = tmp_path / "null.yaml"
     config.write_text(
-        "points:\n  - [0.0, 0.0, 12.3, 0.3, 12.0, 13.0, 1.0]\nr_edges: [0.3, 0.6, 1.2, 2.5, 5.0, 9.0]\n"
+        "points:\n  - [0.0, 0.0, 12.3, 0.3, 12.0, 13.0, 1.0]\nr_edges: [0.3, 0.6, 1.2, 2.5, 5.0, 7.5]\n"
     )
     out = tmp_path / "null.h5"
     env = {**os.environ, "IAEMU_CACHE": str(tmp_path / "cache")}
