@@ -145,7 +145,16 @@ def _assign_axes(gal_type: str, table, preferred: np.ndarray, strength: float, s
     if len(preferred) == 0:  # e.g. no satellites at all: halotools' vector helpers cannot take empty arrays
         return table
     seeds = (None, None) if seed is None else (seed, seed + 1)
-    major = axes_correlated_with_input_vector(preferred, p=np.full(len(preferred), strength), seed=seeds[0])
+    try:
+        major = axes_correlated_with_input_vector(preferred, p=np.full(len(preferred), strength),
+                                                  seed=seeds[0])
+    except TypeError as err:  # halotools' Dimroth-Watson sampler ends with `raise warn(...)` when it gives up
+        if "must derive from BaseException" not in str(err):
+            raise
+        from halotools.custom_exceptions import HalotoolsError
+
+        raise HalotoolsError(f"the Dimroth-Watson sampler gave up at alignment strength {strength:.6g} for "
+                             f"{len(preferred)} {gal_type}") from err
     bad = ~np.all(np.isfinite(major), axis=1)  # a satellite at its halo's centre has no radial direction
     with NumpyRNGContext(seeds[1]):
         major[bad] = random_unit_vectors_3d(int(bad.sum()))

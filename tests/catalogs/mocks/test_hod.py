@@ -106,3 +106,20 @@ def test_catalog_missing_columns_is_refused() -> None:
 def test_unknown_parameter_is_refused() -> None:
     with pytest.raises(InputError, match="unknown"):
         as_param_dict({**PARAMS, "gamma": 1.0})
+
+
+def test_a_dimroth_watson_sampler_that_gives_up_is_a_failed_attempt_not_a_crash() -> None:
+    """At μ = 0.99914 (k ≈ −707) halotools' rejection sampler runs out of iterations and ends in `raise
+    warn(...)`, a TypeError; the model turns it into a HalotoolsError, which the builder records as a failed
+    realisation (catalogs/mocks/builder.py), and keeps any other TypeError."""
+    from halotools.custom_exceptions import HalotoolsError
+
+    from catalogs.mocks.hod import _assign_axes
+
+    preferred = np.tile([0.0, 0.0, 1.0], (1300, 1))
+    with pytest.raises(HalotoolsError, match="Dimroth-Watson sampler gave up at alignment strength 0.999139 "
+                                             "for 1300 centrals"):
+        _assign_axes("centrals", None, preferred, 0.999139, seed=11)
+    with pytest.raises(TypeError) as err:  # any other TypeError is a bug and stays one
+        _assign_axes("centrals", None, np.array([["x", "y", "z"]]), 0.5, seed=11)
+    assert "must derive from BaseException" not in str(err.value)
