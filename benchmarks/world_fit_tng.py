@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import chi2
-from world_vs_anchors import SAMPLE_1, world_model
+from world_vs_anchors import SAMPLE_1, mean_and_error, mock_statistics, world_model
 
-from catalogs.mocks.correlations import galaxy_arrays, measure
 from inference.ia.observation_import import read_table
 
 MU_CEN, MU_SAT = np.array([0.55, 0.65, 0.75, 0.85, 0.95]), np.array([0.05, 0.2, 0.35, 0.5])
@@ -38,13 +37,10 @@ def grid_means(halos: str, elongation: float, realisations: int, seed: int) -> t
     """(points, 2) grid, (points, B) mean ω and its error on the TNG bins up to Lbox/4."""
     model, edges = world_model(halos, "triaxial", elongation)
     grid = np.array([(a, b) for a in MU_CEN for b in MU_SAT])
-    means, errors = [], []
-    for a, b in grid:
-        runs = [measure(*galaxy_arrays(model.populate({**SAMPLE_1, "mu_cen": a, "mu_sat": b}, seed + k)),
-                        edges, model.Lbox)["omega"] for k in range(realisations)]
-        means.append(np.mean(runs, axis=0))
-        errors.append(np.std(runs, axis=0, ddof=1) / np.sqrt(realisations))
-    return grid, np.array(means), np.array(errors)
+    seeds = range(seed, seed + realisations)
+    pairs = [mean_and_error(mock_statistics(model, edges, {**SAMPLE_1, "mu_cen": a, "mu_sat": b}, seeds)[0]
+                            ["omega"]) for a, b in grid]
+    return grid, np.array([m for m, _ in pairs]), np.array([e for _, e in pairs])
 
 
 def fit(grid: np.ndarray, means: np.ndarray, errors: np.ndarray, data: np.ndarray, sigma: np.ndarray) -> dict:

@@ -44,23 +44,30 @@ def world_model(halos: str, satellites: SatelliteProfile, elongation: float = 1.
     return model, TNG_EDGES[TNG_EDGES < model.Lbox / 4]
 
 
+def mock_statistics(model: HodIAModel, edges: np.ndarray, params: dict, seeds: range
+                 ) -> tuple[dict[str, np.ndarray], list[int]]:
+    """ξ, ω, η of one mock per seed at `params` on `edges` (Mpc/h), stacked (R, B), and the galaxy counts."""
+    runs, n_gal = [], []
+    for seed in seeds:
+        pos, axes = galaxy_arrays(model.populate(params, seed))
+        runs.append(measure(pos, axes, edges, model.Lbox))
+        n_gal.append(len(pos))
+    return {stat: np.array([run[stat] for run in runs]) for stat in runs[0]}, n_gal
+
+
+def mean_and_error(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean over realisations (axis 0) and its standard error."""
+    return values.mean(0), values.std(0, ddof=1) / np.sqrt(len(values))
+
+
 def world_means(halos: str, satellites: SatelliteProfile, realisations: int, seed: int,
                 elongation: float = 1.0) -> dict:
     """Mean and standard error of ξ and ω over realisations at the sample-1 parameters (bins ≤ Lbox/4)."""
     model, edges = world_model(halos, satellites, elongation)
-    runs: dict[str, list[np.ndarray]] = {"xi": [], "omega": []}
-    n_gal = []
-    for k in range(realisations):
-        pos, axes = galaxy_arrays(model.populate(SAMPLE_1, seed + k))
-        measured = measure(pos, axes, edges, model.Lbox)
-        for stat in runs:
-            runs[stat].append(measured[stat])
-        n_gal.append(len(pos))
+    runs, n_gal = mock_statistics(model, edges, SAMPLE_1, range(seed, seed + realisations))
     out = {"n_bins": len(edges) - 1, "n_gal": float(np.mean(n_gal))}
-    for stat, values in runs.items():
-        values = np.array(values)
-        out[stat] = values.mean(0)
-        out[f"{stat}_err"] = values.std(0, ddof=1) / np.sqrt(len(values))
+    for stat in ("xi", "omega"):
+        out[stat], out[f"{stat}_err"] = mean_and_error(runs[stat])
     return out
 
 
