@@ -23,6 +23,7 @@ from common.device import resolve_device
 from common.errors import InputError, check_seed
 from common.outputs import check_output, holds
 from emulators.artifact_files import EMULATOR_JSON
+from emulators.ia.artifact import round_to_storage
 from emulators.ia.data import (
     STATISTICS,
     MockData,
@@ -104,7 +105,9 @@ def train_emulator(
             config, quiet=quiet, val_loss_fn=val_loss, desc=f"member {i + 1}")
         members.append(net.cpu())
         histories.append(history.to_dict())
-    emulator = TorchEmulator(Ensemble(cfg, members).to(device), scalers, list(train.param_names), train.r,
+    ensemble = Ensemble(cfg, members)
+    round_to_storage(ensemble)  # what is measured from here on is what the artifact stores
+    emulator = TorchEmulator(ensemble.to(device), scalers, list(train.param_names), train.r,
                              train.r_edges, train.n_real, settings.epistemic, settings.mc_samples)
     return emulator, histories
 

@@ -7,7 +7,8 @@ Usage::
     pred = emu.predict(theta)                     # theta (P,) physical units -> Prediction of (S, B) arrays
     preds = emu.predict_batch(thetas)             # (N, P) -> Prediction of (N, S, B) arrays, jitted
 
-The ops listed in ``emulator.json["forward"]`` are interpreted in ``jax.numpy`` in float32 (like torch),
+The ops listed in ``emulator.json["forward"]`` are interpreted in ``jax.numpy`` in float32 (like torch; the
+stored tensors, float16 in artifacts written today, are read as float32),
 once per ensemble member (members vmapped over their stacked weights), then reduced as
 :func:`emulators.ia.emulator.combine` does, in physical units: per-pass means ``mu_k`` and single-realisation
 variances ``v_k`` in the transformed space (log ξ, ω, η) give ``mean_t = avg mu_k``,
@@ -252,7 +253,8 @@ def load_jax_emulator(
     sha = hash_files(wpath)
     if sha != doc["weights"]["sha256"]:
         raise InputError(f"{wpath}: not the weights {EMULATOR_JSON} was written with (SHA-256 differs)")
-    tensors = load_file(str(wpath))
+    tensors = {k: v.astype(np.float32) if v.dtype.kind == "f" else v
+               for k, v in load_file(str(wpath)).items()}
     ens = doc["ensemble"]
     mc = ens["epistemic"] == "mc_dropout"
     n_members = 1 if mc else int(ens["size"])

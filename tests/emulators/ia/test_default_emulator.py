@@ -1,4 +1,4 @@
-"""The shipped default emulator: within 10 MB, loadable, with its metrics; `iaemu fit` uses it when
+"""The shipped default emulator: within 5 MB, loadable, with its metrics; `iaemu fit` uses it when
 --emulator is omitted; installing refuses oversized or incomplete artifacts."""
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_install_refuses_oversized_artifact_and_writes_nothing(tmp_path: Path) -
         f.truncate(default.MAX_BYTES + 1)
     (tmp_path / "metrics.json").write_text("{}")
     dest = tmp_path / "dest"
-    with pytest.raises(InputError, match="must stay within 10 MB"):
+    with pytest.raises(InputError, match="must stay within 5 MB"):
         default.install_default_emulator(src, tmp_path / "metrics.json", dest)
     assert not dest.exists() and not list(tmp_path.glob(".dest*"))
     (src / "weights.safetensors").write_bytes(b"small")

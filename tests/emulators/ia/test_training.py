@@ -11,6 +11,7 @@ Tolerances, against the truth the test knows:
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -107,6 +108,20 @@ def test_artifact_round_trip_is_exact(trained, tmp_path: Path) -> None:
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
     names = set(loaded.net.state_dict())
     assert "member0.encoder.0.weight" in names and "member1.decoders.2.head.bias" in names
+
+
+def test_weights_are_stored_in_float16_with_nothing_lost(trained, tmp_path: Path) -> None:
+    """Training rounds the network to float16 values: the stored half-size tensors are the network's."""
+    from safetensors.torch import load_file
+
+    emulator, *_ = trained
+    write_artifact(emulator, tmp_path)
+    assert json.loads((tmp_path / "emulator.json").read_text())["weights"]["dtype"] == "float16"
+    stored = load_file(tmp_path / "weights.safetensors")
+    state = emulator.net.state_dict()
+    floats = [k for k, t in stored.items() if t.is_floating_point()]
+    assert floats and all(stored[k].dtype == torch.float16 for k in floats)
+    assert all(torch.equal(stored[k].float(), state[k].cpu()) for k in floats)
 
 
 def test_artifact_json_alone_rebuilds_the_forward_pass(trained, tmp_path: Path) -> None:
