@@ -24,8 +24,9 @@ fitted in batches (default one injection each) by NUTS (:func:`inference.samplin
 chains go on until every R-hat of every injection in it is below ``rhat_target`` (at most ``max_samples``
 draws per chain; see :func:`inference.sampling.nuts.run_nuts`). A batch left unconverged or divergent is
 fitted again with careful settings (up to ``max_retries`` times, each with a longer budget), and the last fit
-is kept (:mod:`inference.ia.validation.retry`). ``workers`` processes share the injections, each pinned to a
-CPU of its own.
+is kept (:mod:`inference.ia.validation.retry`). ``workers`` processes share the batches, each pinned to a
+CPU of its own and taking the next batch when it is free; a batch's seed is fixed by its position, so the
+numbers do not depend on the number of workers.
 
 Per parameter: ``u`` = the posterior fraction below the truth; the SBC rank is the number of ``n_ranks``
 evenly thinned draws below it (uniform on 0..n_ranks when calibrated), tested with a chi-square over 10
@@ -157,7 +158,11 @@ def _fit_batch(
 
 
 def _fit_again(
-    programs: _BatchPrograms, data: np.ndarray, truth: np.ndarray, settings: ValidationSettings, seed: int,
+    programs: _BatchPrograms,
+    data: np.ndarray,
+    truth: np.ndarray,
+    settings: ValidationSettings,
+    seed: int,
     last: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     """The batch's next refit after ``last`` (:func:`retry_settings`), kept in its place; the seconds of
@@ -179,49 +184,61 @@ def _save(path: Path | None, fit: dict[str, np.ndarray]) -> dict[str, np.ndarray
     return fit
 
 
-def run_injections(
-    emulator: Emulator,
-    held: HeldOut,
-    settings: ValidationSettings,
-    *,
-    quiet: bool = False,
-    shard: tuple[int, int] = (0, 1),
-    checkpoint: Path | None = None,
-) -> InjectionResults:
-    """Fit the chosen injections with NUTS (all parameters free) and collect u, ranks, R-hat, divergences.
+@dataclass(frozen=True, eq=False)
+class _Chosen:
+    """A run's injections ready to fit: their likelihood, data (K, D), truths (K, F), held-out rows and
+    realisations."""
 
-    shard ``(i, n)``: fit only injections i, i + n, i + 2n, ... of the chosen ones (one worker's share).
-    checkpoint: a folder where each fit of a batch is saved as it ends, and from which saved batches are
-    read back instead of being fitted again (a stopped run resumes, with the refits still due; see
-    :func:`checkpoint_folder`).
-    """
+    like: IALikelihood
+    data: np.ndarray
+    truth: np.ndarray
+    rows: np.ndarray
+    realisation: np.ndarray
+
+
+def _choose(emulator: Emulator, held: HeldOut, settings: ValidationSettings) -> _Chosen:
     pick, real = choose_injections(held, settings)
-    pick, real = pick[shard[0] :: shard[1]], real[shard[0] :: shard[1]]
     stats = settings.stats or tuple(s for s in STATISTICS if s in emulator.statistics)
     idx = [STATISTICS.index(s) for s in stats]
-    data = held.realisations[pick, real][:, idx].reshape(len(pick), -1)  # (K, S'B)
     like = injection_likelihood(emulator, held, stats, settings.emulator_variance)
-    names = like.space.free
-    truth = held.params[pick][:, like.space.free_index]
-    programs, batches = _batch_programs(like, settings), []
-    for start in progress(range(0, len(pick), settings.batch), desc="injections", quiet=quiet):
-        chunk = slice(start, start + settings.batch)
-        saved = None if checkpoint is None else checkpoint / f"shard{shard[0]}of{shard[1]}-{start}.npz"
-        seed = settings.seed + shard[0] + shard[1] * start  # the position of the batch's first injection
-        if saved is not None and saved.is_file():  # fitted before the run was stopped
-            with np.load(saved) as f:
-                fit = dict(f)
-        else:
-            fit = _save(saved, _fit_batch(programs, data[chunk], truth[chunk], settings, seed))
-        while needs_retry(fit, settings):
-            fit = _save(saved, _fit_again(programs, data[chunk], truth[chunk], settings, seed, fit))
-        batches.append(fit)
+    data = held.realisations[pick, real][:, idx].reshape(len(pick), -1)  # (K, S'B)
+    return _Chosen(like, data, held.params[pick][:, like.space.free_index], held.rows[pick], real)
+
+
+def _batch_starts(settings: ValidationSettings) -> range:
+    return range(0, settings.n_injections, settings.batch)
+
+
+def _fitted_batch(
+    chosen: _Chosen,
+    programs: _BatchPrograms,
+    settings: ValidationSettings,
+    start: int,
+    checkpoint: Path | None,
+) -> dict[str, np.ndarray]:
+    """The batch of injections from position ``start``: read back from ``checkpoint`` when saved there,
+    else fitted (and saved); refitted while it needs it. Its seed is ``seed + start`` whichever process
+    fits it, so the numbers do not depend on the number of workers."""
+    chunk = slice(start, start + settings.batch)
+    data, truth, seed = chosen.data[chunk], chosen.truth[chunk], settings.seed + start
+    saved = None if checkpoint is None else checkpoint / f"batch-{start}.npz"
+    if saved is not None and saved.is_file():  # fitted before the run was stopped
+        with np.load(saved) as f:
+            fit = dict(f)
+    else:
+        fit = _save(saved, _fit_batch(programs, data, truth, settings, seed))
+    while needs_retry(fit, settings):
+        fit = _save(saved, _fit_again(programs, data, truth, settings, seed, fit))
+    return fit
+
+
+def _results(chosen: _Chosen, settings: ValidationSettings, batches: list[dict]) -> InjectionResults:
     arr = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
     return InjectionResults(
-        names,
-        held.rows[pick],
-        real,
-        truth,
+        chosen.like.space.free,
+        chosen.rows,
+        chosen.realisation,
+        chosen.truth,
         arr["mean"],
         arr["sd"],
         arr["u"],
@@ -236,28 +253,28 @@ def run_injections(
     )
 
 
-PER_INJECTION = (
-    "rows", "realisation", "truth", "post_mean", "post_sd", "u", "rank", "r_hat", "divergences", "draws",
-    "retried",
-)
+def run_injections(
+    emulator: Emulator,
+    held: HeldOut,
+    settings: ValidationSettings,
+    *,
+    quiet: bool = False,
+    checkpoint: Path | None = None,
+) -> InjectionResults:
+    """Fit the chosen injections with NUTS (all parameters free) and collect u, ranks, R-hat, divergences.
 
-
-def merge_shards(shards: list[InjectionResults]) -> InjectionResults:
-    """The results of ``n`` shards (shard i holds injections i, i + n, ...) in the original order; the
-    times add up (CPU seconds over workers)."""
-    n = len(shards)
-    total = sum(len(s.truth) for s in shards)
-    order = np.concatenate([np.arange(i, total, n) for i in range(n)])
-    back = np.argsort(order)
-    fields = {f: np.concatenate([getattr(s, f) for s in shards])[back] for f in PER_INJECTION}
-    first = shards[0]
-    return InjectionResults(
-        names=first.names,
-        n_ranks=first.n_ranks,
-        wall_time_s=sum(s.wall_time_s for s in shards),
-        compile_time_s=sum(s.compile_time_s for s in shards),
-        **fields,
-    )
+    checkpoint: a folder where each fit of a batch is saved as it ends, and from which saved batches are
+    read back instead of being fitted again (a stopped run resumes, with the refits still due; see
+    :func:`checkpoint_folder`).
+    """
+    chosen = _choose(emulator, held, settings)
+    programs = _batch_programs(chosen.like, settings)
+    starts = _batch_starts(settings)
+    batches = [
+        _fitted_batch(chosen, programs, settings, start, checkpoint)
+        for start in progress(starts, desc="injections", quiet=quiet)
+    ]
+    return _results(chosen, settings, batches)
 
 
 def _pin_to_cpu(index: int) -> None:
@@ -274,25 +291,58 @@ def _pin_to_cpu(index: int) -> None:
     ).strip()
 
 
-def _fit_shard(
-    emulator_dir: str,
-    held_out: str,
-    settings: ValidationSettings,
-    shard: tuple[int, int],
-    checkpoint: Path,
-) -> InjectionResults:
+# a worker process's injections, programs, settings and checkpoint (set once by _start_worker)
+_WORKER: tuple[_Chosen, _BatchPrograms, ValidationSettings, Path] | None = None
+
+
+def _start_worker(
+    emulator_dir: str, held_out: str, settings: ValidationSettings, checkpoint: Path, next_cpu
+) -> None:
+    """A worker process's set-up: pinned to the next free CPU (``next_cpu``, a shared counter), before
+    JAX's first computation starts its thread pool; then the emulator, the injections and the programs."""
     from inference.ia.emulator_jax import load_jax_emulator
 
-    _pin_to_cpu(shard[0])  # before JAX's first computation starts its thread pool
+    global _WORKER
+    with next_cpu.get_lock():
+        index, next_cpu.value = next_cpu.value, next_cpu.value + 1
+    _pin_to_cpu(index)
     emulator = load_jax_emulator(emulator_dir, n_realisations=1)
-    held = read_held_out(held_out, emulator)
-    return run_injections(emulator, held, settings, quiet=True, shard=shard, checkpoint=checkpoint)
+    chosen = _choose(emulator, read_held_out(held_out, emulator), settings)
+    _WORKER = (chosen, _batch_programs(chosen.like, settings), settings, checkpoint)
+
+
+def _worker_batch(start: int) -> dict[str, np.ndarray]:
+    assert _WORKER is not None, "a worker fits batches only after _start_worker"
+    chosen, programs, settings, checkpoint = _WORKER
+    return _fitted_batch(chosen, programs, settings, start, checkpoint)
+
+
+def _run_on_workers(
+    emulator_dir: str | Path,
+    held_out: str | Path,
+    settings: ValidationSettings,
+    checkpoint: Path,
+    workers: int,
+    quiet: bool,
+) -> list[dict[str, np.ndarray]]:
+    """Every batch's fit (in order), fitted by ``workers`` processes of one CPU each; a worker takes the next
+    unfitted batch as soon as it is free, so none idles while batches remain. Every worker runs XLA alike
+    (one thread, :func:`_pin_to_cpu`), so a batch's numbers are the same whichever worker fits it and however
+    many there are (XLA on several threads rounds differently, and NUTS carries the difference on)."""
+    context = multiprocessing.get_context("spawn")  # JAX does not survive fork
+    setup = (str(emulator_dir), str(held_out), settings, checkpoint, context.Value("i", 0))
+    starts = _batch_starts(settings)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=setup) as pool:
+        return list(
+            progress(pool.map(_worker_batch, starts), total=len(starts), desc="injections", quiet=quiet)
+        )
 
 
 def checkpoint_folder(out: Path, key: dict) -> Path:
     """The folder beside ``out`` (``.NAME.checkpoint``) where a validation keeps its finished batches until
-    it writes ``out``. Batches saved under another ``key`` (settings, emulator, held-out file, workers)
-    are deleted: they belong to a different run."""
+    it writes ``out``, one file per batch named by its first injection's position (whatever worker fitted
+    it). Batches saved under another ``key`` (settings, emulator, held-out file) are deleted: they belong to
+    a different run."""
     folder = out.parent / f".{out.name}.checkpoint"
     stamp, text = folder / "key.json", json.dumps(key, sort_keys=True)
     if folder.exists() and not (stamp.is_file() and stamp.read_text() == text):
@@ -326,19 +376,11 @@ def validate_artifact(
     held = read_held_out(held_out, emulator)
     choose_injections(held, settings)  # refuse bad input before any work starts
     begin = time.perf_counter()
-    workers = max(1, min(workers, settings.n_injections))
+    workers = max(1, min(workers, len(_batch_starts(settings))))
     key = {"settings": asdict(settings), "emulator": emulator.digest(), "held_out": hash_files(held_out)}
-    checkpoint = checkpoint_folder(Path(out), key | {"workers": workers})
-    if workers == 1:
-        results = run_injections(emulator, held, settings, quiet=quiet, checkpoint=checkpoint)
-    else:
-        context = multiprocessing.get_context("spawn")  # JAX does not survive fork
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            jobs = [
-                pool.submit(_fit_shard, str(emulator_dir), str(held_out), settings, (i, workers), checkpoint)
-                for i in range(workers)
-            ]
-            results = merge_shards([job.result() for job in jobs])
+    checkpoint = checkpoint_folder(Path(out), key)
+    batches = _run_on_workers(emulator_dir, held_out, settings, checkpoint, workers, quiet)
+    results = _results(_choose(emulator, held, settings), settings, batches)
     report = coverage_report(results)
     report["run"] |= {
         "workers": workers,

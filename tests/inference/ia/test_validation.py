@@ -22,7 +22,6 @@ from inference.ia.validation.run import (
     HeldOut,
     ValidationSettings,
     checkpoint_folder,
-    merge_shards,
     read_held_out,
     run_injections,
 )
@@ -96,8 +95,12 @@ def test_which_batches_are_fitted_again() -> None:
     settings = ValidationSettings(chains=2, rhat_target=1.01, max_retries=2)
 
     def batch(r_hat: float, div: int, retried: int = 0) -> dict[str, np.ndarray]:
-        return {"r_hat": np.array([[1.0, r_hat]]), "div": np.array([div]), "draws": np.array([100]),
-                "retried": np.array([retried])}
+        return {
+            "r_hat": np.array([[1.0, r_hat]]),
+            "div": np.array([div]),
+            "draws": np.array([100]),
+            "retried": np.array([retried]),
+        }
 
     assert not validation.needs_retry(batch(1.009, 2), settings)  # 2 of 200 draws divergent: 1%
     assert validation.needs_retry(batch(1.01, 0), settings)  # R-hat must be below the target
@@ -139,7 +142,7 @@ def test_an_unconverged_batch_is_fitted_again_and_the_last_fit_is_kept(monkeypat
     assert res.retried.max() <= settings.max_retries
     assert res.wall_time_s == pytest.approx(sum(float(f["wall"][0]) for f in fits))
     for position, fit in enumerate(kept):  # the checkpoint holds each batch's last fit
-        with np.load(tmp_path / f"shard0of1-{position}.npz") as saved:
+        with np.load(tmp_path / f"batch-{position}.npz") as saved:
             np.testing.assert_array_equal(saved["mean"], fit["mean"])
 
 
@@ -152,7 +155,7 @@ def test_a_resumed_run_refits_only_the_saved_batches_that_need_it(monkeypatch, t
     before = run_injections(emu, held, once, quiet=True, checkpoint=tmp_path)
     saved = []
     for position in range(4):
-        with np.load(tmp_path / f"shard0of1-{position}.npz") as f:
+        with np.load(tmp_path / f"batch-{position}.npz") as f:
             saved.append(dict(f))
     expected = [validation.needs_retry(fit, replace(once, max_retries=2)) for fit in saved]
     assert any(expected)  # some refit of the stand-in is still unconverged at 16 draws per chain
@@ -168,6 +171,7 @@ def test_a_resumed_run_refits_only_the_saved_batches_that_need_it(monkeypatch, t
 
 def test_a_run_compiles_its_nuts_programs_once(monkeypatch) -> None:
     from inference.sampling import nuts as samplers
+
     monkeypatch.setattr(samplers, "_PROGRAMS", {})
     emu = make_standin(seed=3, posterior_sd=0.1)
     held = held_out_mocks(emu, 20, 2, seed=5)
@@ -192,21 +196,6 @@ def _pinned_cpus(index: int) -> set[int]:
     return os.sched_getaffinity(0)
 
 
-def test_shards_merge_back_into_the_unsharded_order() -> None:
-    emu = make_standin(seed=3, posterior_sd=0.1)
-    held = held_out_mocks(emu, 20, 2, seed=5)
-    settings = ValidationSettings(n_injections=7, chains=2, warmup=50, samples=50, batch=4, seed=2)
-    whole = run_injections(emu, held, settings, quiet=True)
-    shards = [run_injections(emu, held, settings, quiet=True, shard=(i, 3)) for i in range(3)]
-    assert [len(s.truth) for s in shards] == [3, 2, 2]
-    merged = merge_shards(shards)
-    np.testing.assert_array_equal(merged.rows, whole.rows)
-    np.testing.assert_array_equal(merged.realisation, whole.realisation)
-    np.testing.assert_array_equal(merged.truth, whole.truth)
-    np.testing.assert_allclose(merged.post_mean, whole.post_mean, atol=4 * whole.post_sd.max() / np.sqrt(20))
-    assert merged.wall_time_s == pytest.approx(sum(s.wall_time_s for s in shards))
-
-
 def test_a_stopped_validation_resumes_from_its_saved_batches(tmp_path: Path, monkeypatch) -> None:
     emu = make_standin(seed=3, posterior_sd=0.1)
     held = held_out_mocks(emu, 20, 2, seed=5)
@@ -217,8 +206,8 @@ def test_a_stopped_validation_resumes_from_its_saved_batches(tmp_path: Path, mon
     assert folder == tmp_path / ".val.checkpoint"
     first = run_injections(emu, held, settings, quiet=True, checkpoint=folder)
     saved = sorted(p.name for p in folder.glob("*.npz"))
-    assert saved == ["shard0of1-0.npz", "shard0of1-2.npz", "shard0of1-4.npz"]
-    (folder / "shard0of1-2.npz").unlink()  # stopped while the second batch ran
+    assert saved == ["batch-0.npz", "batch-2.npz", "batch-4.npz"]
+    (folder / "batch-2.npz").unlink()  # stopped while the second batch ran
     fitted = []
     real_nuts = validation.run_nuts
     monkeypatch.setattr(validation, "run_nuts", lambda *a, **k: fitted.append(1) or real_nuts(*a, **k))
@@ -296,6 +285,25 @@ def emulator_and_mocks(root: Path, n: int) -> tuple[Path, Path]:
         f["r_edges"] = emu.r_edges
         f["done"][-1] = True
     return root / "emu", path
+
+
+@pytest.mark.slow
+def test_batches_of_two_workers_resume_on_one_worker_with_the_same_numbers(tmp_path: Path) -> None:
+    emu_dir, mocks = emulator_and_mocks(tmp_path, 6)
+    settings = ValidationSettings(
+        n_injections=4, chains=2, warmup=100, samples=100, seed=1, rhat_target=None, retry_target_accept=None
+    )
+    folder = checkpoint_folder(tmp_path / "val", {"run": 1})
+    two = validation._run_on_workers(emu_dir, mocks, settings, folder, workers=2, quiet=True)
+    files = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.npz")}
+    assert sorted(files) == [f"batch-{i}.npz" for i in range(4)]
+    (folder / "batch-2.npz").unlink()  # stopped while a worker fitted it
+    one = validation._run_on_workers(emu_dir, mocks, settings, folder, workers=1, quiet=True)
+    again = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.npz")}
+    assert {n: t for n, t in again.items() if t != files.get(n)} == {"batch-2.npz": again["batch-2.npz"]}
+    for before, after in zip(two, one, strict=True):  # only the lost batch is fitted, to the same numbers
+        for key in ("u", "rank", "mean", "sd", "r_hat"):
+            np.testing.assert_array_equal(after[key], before[key])
 
 
 @pytest.mark.slow
