@@ -35,7 +35,7 @@ from inference.ia.mode_search import likelihood_mode_finder
 from inference.ia.observations import STATISTICS
 from inference.ia.validation.run import ValidationSettings, choose_injections, injection_likelihood
 
-HELD_OUT = Path(__file__).parent / "held_out_default.h5"
+HELD_OUT = Path(__file__).parent / "held_out_wide.h5"  # the shipped emulator's world
 RUN_INJECTIONS = 200  # calibration/run_default_validation.sh, seed 0
 
 
