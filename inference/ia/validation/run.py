@@ -363,7 +363,7 @@ def validate_artifact(
 ) -> dict:
     """``iaemu validate``: fit K held-out mocks with the emulator of ``emulator_dir``; return the report.
 
-    ``workers`` > 1 shares the injections among that many processes (one core each is what they use).
+    ``workers`` processes (one pinned core each) share the injections, even when there is one.
     Finished batches are saved beside ``out`` (:func:`checkpoint_folder`): the same command run again
     after a stop resumes where it was.
     """
@@ -374,13 +374,13 @@ def validate_artifact(
     check_output(out, "dir", inputs=(emulator_dir, held_out), own=holds("coverage.json"))
     emulator = load_jax_emulator(emulator_dir, n_realisations=1)  # one realisation per injection
     held = read_held_out(held_out, emulator)
-    choose_injections(held, settings)  # refuse bad input before any work starts
+    chosen = _choose(emulator, held, settings)  # refuses bad input before any work starts
     begin = time.perf_counter()
     workers = max(1, min(workers, len(_batch_starts(settings))))
     key = {"settings": asdict(settings), "emulator": emulator.digest(), "held_out": hash_files(held_out)}
     checkpoint = checkpoint_folder(Path(out), key)
     batches = _run_on_workers(emulator_dir, held_out, settings, checkpoint, workers, quiet)
-    results = _results(_choose(emulator, held, settings), settings, batches)
+    results = _results(chosen, settings, batches)
     report = coverage_report(results)
     report["run"] |= {
         "workers": workers,
