@@ -5,7 +5,8 @@ as the Markdown block that the README's calibration table holds.
 
 Each batch file holds per injection the posterior fraction below the truth ``u`` (K, F), R-hat, divergences,
 draws per chain and how many times it was fitted again (:mod:`inference.ia.validation.run`); intervals contain
-the truth as in :mod:`inference.ia.validation.report`.
+the truth as in :mod:`inference.ia.validation.report`. Each fit is saved as it ends, so a batch that the run's
+retry policy (:mod:`inference.ia.validation.retry`) will fit again is counted at its last fit, and said so.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import numpy as np
 
 from emulators.ia.default_emulator import default_emulator_path
 from inference.ia.validation.report import LEVELS
+from inference.ia.validation.retry import needs_retry
+from inference.ia.validation.settings import ValidationSettings
 
 NAMES = json.loads((default_emulator_path() / "emulator.json").read_text())["param_names"]  # all free
 
@@ -27,7 +30,9 @@ def main(folder: Path) -> None:
     if not batches:
         sys.exit(f"{folder}: no finished batches")
     cat = {key: np.concatenate([b[key] for b in batches]) for key in batches[0]}
-    total = json.loads((folder / "key.json").read_text())["settings"]["n_injections"]
+    settings = ValidationSettings(**json.loads((folder / "key.json").read_text())["settings"])
+    total = settings.n_injections
+    pending = sum(needs_retry(batch, settings) for batch in batches)  # a refit is under way or to come
     u, r_hat = cat["u"], cat["r_hat"]
     worst = r_hat.max(axis=1)
     se = [np.sqrt(level * (1 - level) / len(u)) for level in LEVELS]
@@ -47,6 +52,9 @@ def main(folder: Path) -> None:
           + ", ".join(f"{d} ({c})" for d, c in zip(draws, counts, strict=True))
           + f"; NUTS {cat['wall'].sum() / 3600:.2f} core-hours (median {np.median(cat['wall']):.0f} s per "
           "injection).")
+    if pending:
+        print(f"{pending} of these batches missed R-hat or had too many divergences and are to be fitted "
+              "again: their rows above are their last fit, not their final one.")
 
 
 if __name__ == "__main__":
