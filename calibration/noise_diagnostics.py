@@ -1,7 +1,10 @@
 """Why the 7-parameter posteriors of single held-out realisations are too narrow: three measurements on the
 held-out file, printed as one JSON line each (README, "Calibrating the IA fit").
 
-    python calibration/noise_diagnostics.py [--injections 20]
+    python calibration/noise_diagnostics.py [--injections 20] [--emulator DIR --held-out FILE]
+
+By default on the shipped emulator and its world's held-out file (``held_out_wide.h5``); the README's figures
+were measured on the emulator shipped before it and ``held_out_default.h5`` (the README says how to get it).
 
 - ``chi2_at_truth``: the χ² per bin, χ²/K, of each usable realisation under the shipped emulator's
   covariance at its true parameters (noise correlation, ensemble variance and excess error E), against
@@ -106,12 +109,14 @@ def freeze_point(like: IALikelihood, held: HeldOut, n: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--injections", type=int, default=20)
+    ap.add_argument("--emulator", type=Path, default=default_emulator_path(), help="emulator artifact folder")
+    ap.add_argument("--held-out", type=Path, default=HELD_OUT, help="its world's held-out mocks")
     args = ap.parse_args()
-    emulator = load_jax_emulator(default_emulator_path(), n_realisations=1)
-    held = read_held_out(HELD_OUT, emulator)
+    emulator = load_jax_emulator(args.emulator, n_realisations=1)
+    held = read_held_out(args.held_out, emulator)
     like = injection_likelihood(emulator, held, STATISTICS, ValidationSettings().emulator_variance)
     print(json.dumps(chi2_at_truth(like, held)))
-    print(json.dumps(support(HELD_OUT, tuple(emulator.param_names))))
+    print(json.dumps(support(args.held_out, tuple(emulator.param_names))))
     print(json.dumps(freeze_point(like, held, args.injections)), flush=True)
 
 

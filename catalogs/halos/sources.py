@@ -1,9 +1,10 @@
 """Sources of halo catalogs behind one function, `load_halo_catalog` (docs/ARCHITECTURE.md section 4.2).
 
-A source is an embedded N-body preset (`tiny`, `default`, `large`: built once, then read from an HDF5 cache
-keyed by a hash of the configuration), `halotools:NAME` (a catalog in halotools' cache), a path ending in
-.h5/.hdf5 (an HDF5 table of `halo_*` columns as written by `write_halo_table`), or any other path (a rockstar
-hlist ASCII file, see `catalogs.halos.rockstar`). Lengths comoving Mpc/h, masses Msun/h, velocities km/s.
+A source is an embedded N-body preset (`tiny`, `default`, `wide`, `large`: built once, then read from an HDF5
+cache keyed by a hash of the configuration), `halotools:NAME` (a catalog in halotools' cache), a path ending
+in .h5/.hdf5 (an HDF5 table of `halo_*` columns as written by `write_halo_table`), or any other path (a
+rockstar hlist ASCII file, see `catalogs.halos.rockstar`). Lengths comoving Mpc/h, masses Msun/h, velocities
+km/s.
 """
 
 from __future__ import annotations

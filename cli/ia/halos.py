@@ -71,7 +71,7 @@ def build(
 @user_errors
 def info(
     source: Annotated[
-        str, typer.Argument(help="tiny | default | large | halotools:NAME | file.h5 | hlist file")
+        str, typer.Argument(help="tiny | default | wide | large | halotools:NAME | file.h5 | hlist file")
     ],
     seed: SeedOption = 0,
     device: DeviceOption = "auto",

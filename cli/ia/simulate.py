@@ -17,7 +17,8 @@ def simulate(
         str,
         typer.Option(
             "--halos",
-            help="Halo source: tiny | default | large | halotools:NAME | FILE.h5 | rockstar hlist file.",
+            help="Halo source: tiny | default | wide | large | halotools:NAME | FILE.h5 | rockstar hlist "
+            "file.",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="The HDF5 dataset to write (resumed if it exists).")],
@@ -38,7 +39,8 @@ def simulate(
         Path | None,
         typer.Option(
             "--config",
-            help="YAML/JSON: prior, points, r_edges, max_retries, narrow_to_catalog, min_particles.",
+            help="YAML/JSON: prior, points, r_edges, max_retries, narrow_to_catalog, min_particles, "
+            "satellites, satellite_elongation.",
         ),
     ] = None,
     quiet: QuietOption = False,

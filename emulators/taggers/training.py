@@ -27,7 +27,7 @@ from emulators.taggers.registry import build_tagger, count_parameters, predict_s
 from emulators.trainer import TrainConfig, amp_dtype, train_model
 
 # auto: autocast on CUDA (bf16, else fp16), and bf16 on a CPU with native bf16 for the models whose
-# CPU_BF16 says it pays there (LorentzNet: 2.3x; L-GATr: 3.6x slower compiled, 0.86x eager); fp32: none.
+# CPU_BF16 says it pays there (LorentzNet: 2.1x; L-GATr: 3.6x slower compiled, 0.86x eager); fp32: none.
 Precision = Literal["auto", "fp32"]
 
 
