@@ -2,7 +2,10 @@
 
 The data vector is the mean of the row's R realisations; the covariance is diagonal, each bin's scatter
 between realisations squared over R (the variance of that mean). The true parameters are written into the
-file's `sample` attribute, so an injection and its fit can be compared.
+file's `sample` attribute, so an injection and its fit can be compared. With few realisations that
+covariance is noisy (R − 1 degrees of freedom per bin) and lacks the bins' correlations, so fits of such a
+file are tighter than they should be; injection–recovery (:mod:`inference.ia.validation`) uses the
+emulator's noise model instead.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from catalogs.halos.properties import halo_columns
 from catalogs.halos.sources import (
     REQUIRED_COLUMNS,
     catalog_metadata,
+    content_hash,
     load_halo_catalog,
     preset_catalog_path,
     read_halo_table,
@@ -111,7 +112,11 @@ def test_hdf5_table_round_trip(tiny_cache: Path, tmp_path: Path) -> None:
     digest = write_halo_table(target, columns, metadata)
     catalog = load_halo_catalog(str(target))
     assert catalog_metadata(catalog)["content_hash"] == digest == metadata["content_hash"]
-    assert set(columns) <= set(catalog.halo_table.colnames)
+    loaded = {name: np.asarray(catalog.halo_table[name]) for name in columns}
+    for name, values in columns.items():
+        np.testing.assert_array_equal(loaded[name], values, err_msg=name)
+        assert loaded[name].dtype == values.dtype, name
+    assert content_hash(loaded) == digest  # the stored hash is that of the values read back
 
 
 def test_rockstar_hlist_reads_into_the_same_columns() -> None:
@@ -190,6 +195,10 @@ def test_cli_build_writes_the_catalog_and_a_summary(tiny_cache: Path, tmp_path: 
     )
     assert result.returncode == 0, result.stderr
     columns, metadata = read_halo_table(out)
+    cached, _ = read_halo_table(preset_catalog_path("tiny", seed=0, cache_dir=tiny_cache))
+    assert set(columns) == set(cached)  # the preset the library built, copied to --out
+    for name, values in cached.items():
+        np.testing.assert_array_equal(columns[name], values, err_msg=name)
     assert f"halos          {len(columns['halo_id'])}" in result.stdout
     assert f"{metadata['particle_mass']:.3e} Msun/h" in result.stdout
     assert f"{columns['halo_mvir'].max():.3e} Msun/h" in result.stdout

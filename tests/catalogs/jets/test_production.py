@@ -253,10 +253,11 @@ def test_cli_generates_a_smeared_sample_and_refuses_bad_options(tmp_path: Path) 
     assert "20 qcd jets" in result.stdout.splitlines()[-1]
     smeared = branches(out)
     assert len(smeared) == 20 and np.all((smeared.jet_pt > 550) & (smeared.jet_pt < 650))
-    generate_jets(JetConfig("qcd"), 20, tmp_path / "plain.root", seed=2, chunk_jets=20, quiet=True)
-    assert not np.array_equal(
-        ak.to_numpy(smeared.jet_pt), ak.to_numpy(branches(tmp_path / "plain.root").jet_pt)
-    )
+    for name, config in (("library.root", JetConfig("qcd", smear=True)), ("plain.root", JetConfig("qcd"))):
+        generate_jets(config, 20, tmp_path / name, seed=2, chunk_jets=20, quiet=True)
+    cli_pt = ak.to_numpy(smeared.jet_pt)
+    np.testing.assert_array_equal(cli_pt, ak.to_numpy(branches(tmp_path / "library.root").jet_pt))
+    assert not np.array_equal(cli_pt, ak.to_numpy(branches(tmp_path / "plain.root").jet_pt))
     for bad, field in (
         (["--process", "tau"], "--process"),
         (["--n", "0"], "--n"),
@@ -270,3 +271,4 @@ def test_cli_generates_a_smeared_sample_and_refuses_bad_options(tmp_path: Path) 
         )
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and field in lines[0], result.stderr
+        assert not (tmp_path / "x.root").exists() and not (tmp_path / "x.txt").exists()

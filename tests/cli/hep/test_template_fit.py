@@ -89,8 +89,9 @@ def test_empty_template_file(inputs: dict[str, Path]) -> None:
 
 
 def test_missing_data_file(inputs: dict[str, Path]) -> None:
-    one_line_exit_2(toptag_fit(inputs, inputs["dir"] / "fit_missing", data=inputs["dir"] / "nope.root"),
-                    "nope.root", "--data")
+    out = inputs["dir"] / "fit_missing"
+    one_line_exit_2(toptag_fit(inputs, out, data=inputs["dir"] / "nope.root"), "nope.root", "--data")
+    assert not out.exists()
 
 
 def test_identical_templates_are_refused_before_sampling(inputs: dict[str, Path]) -> None:

@@ -4,10 +4,12 @@ the emulator named, --r-range, exact rebinning onto a fine emulator, and the goo
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -58,8 +60,11 @@ def test_a_mock_of_the_emulators_own_world_passes(tmp_path: Path) -> None:
     held_out = Path(__file__).resolve().parents[3] / "calibration" / "held_out_wide.h5"
     made = iaemu("observation", "from-mock", held_out, "--out", tmp_path / "mock.h5")
     assert made.returncode == 0, made.stderr
-    truth = dict(item.split("=") for item in made.stdout.split(" at ")[1].strip().split(", "))
-    fixes = [a for name in HOD for a in ("--fix", f"{name}={float(truth[name])}")]
+    with h5py.File(tmp_path / "mock.h5") as mock, h5py.File(held_out) as held:  # the truth, unrounded
+        row = int(re.search(r"row (\d+)", mock.attrs["source"]).group(1))
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in held["params"].attrs["param_names"]]
+        truth = dict(zip(names, held["params"][row].tolist(), strict=True))
+    fixes = [a for name in HOD for a in ("--fix", f"{name}={truth[name]!r}")]
     result = iaemu("fit", "--tng", tmp_path / "mock.h5", *fixes, "--out", tmp_path / "fit", *SHORT)
     assert result.returncode == 0, result.stderr
     gof = json.loads((tmp_path / "fit" / "summary.json").read_text())["goodness_of_fit"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import h5py
@@ -24,14 +25,16 @@ def test_targets_and_standard_errors(tmp_path: Path) -> None:
     np.testing.assert_allclose(data.sem2[:, 1], sem2)
     scalers = Scalers.fit(data)
     x, y, s2, mask = training_arrays(data, scalers)
-    assert np.allclose(scalers.inputs(np.array([[-1.0, 0.0, 1.0]])), [[-1.0, 0.0, 1.0]])
+    box = Scalers(np.array([0.0, 10.0, 12.0]), np.array([2.0, 20.0, 16.0]), scalers.center, scalers.scale)
+    corners = np.array([[0.0, 15.0, 16.0], [0.5, 10.0, 13.0]])
+    assert np.allclose(box.inputs(corners), [[-1, 0, 1], [-0.5, -1, -0.5]])
     assert (
         mask.all() and np.allclose(y.mean(axis=0), 0, atol=1e-5) and np.allclose(y.std(axis=0), 1, atol=1e-4)
     )
     # log ξ: delta-method noise, sem2 / mean^2, in units of the scale
     expected = data.sem2[:, 0] / data.mean[:, 0] ** 2 / scalers.scale[0] ** 2
     np.testing.assert_allclose(s2[:, 0], expected, rtol=1e-5)
-    assert data.sha256 == data.sha256 and len(data.sha256) == 64
+    assert data.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_rows_not_done_and_nonpositive_xi_are_counted(tmp_path: Path) -> None:

@@ -260,3 +260,10 @@ def test_fit_command_writes_the_fit_directory(artifact: Path) -> None:
     for name in summary["parameters"]:
         assert name in result.stdout
     assert "fixed: logMmin=13, sigma_logM=0.5" in result.stdout
+    # the observation is the emulator's own noise-free prediction at the box's centre (the fixed values too):
+    # the posterior finds it
+    from tests.inference.ia.test_emulator_jax import HI, LO, NAMES
+
+    truth = dict(zip(NAMES, 0.5 * (LO + HI), strict=True))
+    for name, row in summary["parameters"].items():
+        assert abs(row["mean"] - truth[name]) < 3 * row["sd"], (name, row, truth[name])
