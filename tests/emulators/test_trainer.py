@@ -114,10 +114,21 @@ def test_early_stopping_and_non_finite_steps() -> None:
     assert history.skipped_steps > 0
 
 
-def test_cpu_threads_are_restored() -> None:
+def test_cpu_threads_are_set_during_training_and_restored() -> None:
     before = torch.get_num_threads()
-    fit(replace(CONFIG, epochs=1, cpu_threads=1))
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(2)
+    seen = []
+
+    def counting(model, batch, epoch):
+        seen.append(torch.get_num_threads())
+        return mse(model, batch, epoch)
+
+    try:
+        fit(replace(CONFIG, epochs=1, cpu_threads=1), loss=counting)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.gpu

@@ -158,10 +158,6 @@ def test_bad_datasets_exit_2(tmp_path: Path) -> None:
         del h5["eta"]
         h5["eta"] = np.zeros((10, 4, 7))
     assert_one_line_exit_2(iaemu("train", shapes, "--out", tmp_path / "e"), "/eta: expected shape (10, R, 8)")
-    assert_one_line_exit_2(
-        iaemu("train", shapes, "--out", tmp_path / "e", "--epochs", "2", "--bogus"),
-        "No such option: --bogus",
-    )
     fine = write_dataset(tmp_path / "fine.h5", 10, 4)
     assert_one_line_exit_2(
         iaemu("train", fine, "--out", tmp_path / "e", "--error-mocks", tmp_path / "absent.h5"),
