@@ -109,7 +109,25 @@ def test_evaluate_on_the_held_out_rows_and_on_another_file(
     other = write_dataset(tmp_path / "other.h5", 40, 4, n_bins=6, seed=9)
     result = iaemu("evaluate", emu, other, "--out", tmp_path / "report2")
     assert result.returncode == 0, result.stderr
-    assert json.loads((tmp_path / "report2" / "metrics.json").read_text())["rows"] == 40
+    metrics = json.loads((tmp_path / "report2" / "metrics.json").read_text())
+    assert metrics["rows"] == 40
+    # coverage and |Δ|/σ_mean of ω recomputed here from the file and the emulator's prediction
+    from scipy.stats import norm
+
+    from emulators.ia.artifact import load_emulator
+
+    with h5py.File(other) as h5:
+        params, omega = h5["params"][()], h5["omega"][()]
+    pred = load_emulator(emu).predict(params, n_realisations=4)
+    delta = pred.mean[:, 1] - omega.mean(axis=1)
+    z = np.abs(delta) / np.sqrt(pred.total[:, 1])
+    summary = metrics["summary"]["omega"]
+    for level in (68, 95):
+        expected = np.mean(z < norm.ppf(0.5 + level / 200))
+        assert summary[f"coverage_{level}"] == pytest.approx(expected, abs=1e-12)
+    sem = omega.std(axis=1, ddof=1) / 2  # sqrt(4) realisations
+    expected = np.median(np.abs(delta) / sem)
+    assert summary["median_abs_err_over_sigma_mean"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_calibrate_error_writes_the_entry_and_the_likelihood_uses_it(
