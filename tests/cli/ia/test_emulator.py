@@ -155,6 +155,13 @@ def test_calibrate_error_writes_the_entry_and_the_likelihood_uses_it(
     assert entry["rows"] == 60 and entry["mocks_sha256"] == hashlib.sha256(other.read_bytes()).hexdigest()
     err = after.error_covariance
     assert err.shape == (18, 18) and np.linalg.eigvalsh(err).min() > -1e-4
+    from emulators.ia.artifact import load_emulator
+    from emulators.ia.error import emulator_error
+
+    # the CLI wrote the estimator's value (its numbers are tested in tests/emulators/ia/test_error.py)
+    in_process = np.asarray(emulator_error(load_emulator(trained_emu), other)["covariance"])
+    np.testing.assert_allclose(err, in_process, atol=1e-5)
+    assert np.abs(err).max() > 1e-3  # a small, briefly trained emulator misses its mocks: E is not zero
     assert after.sha256 == before.sha256 and after.digest() != before.digest()  # same weights, new key
 
 
