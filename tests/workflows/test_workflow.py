@@ -69,6 +69,7 @@ def test_ci_config_runs_both_chains_end_to_end(tmp_path: Path) -> None:
     assert top.size == 50 and top.sum() == 10
     fraction = json.loads((out / "hep" / "fit_f0.2" / "summary.json").read_text())["parameters"]["f"]
     assert 0.0 <= fraction["q2.5"] < fraction["q50"] < fraction["q97.5"] <= 1.0
+    assert fraction["q2.5"] < 0.2 < fraction["q97.5"], fraction  # the true fraction inside its 95% interval
     for name in ("metrics.json", "roc.png"):
         assert (out / "hep" / "report" / name).is_file()
     # The workflow's own `toptag train` line trains on the training files and validates on both classes.
