@@ -50,6 +50,15 @@ def test_discover_symmetry_writes_its_folder_and_one_line(files, tmp_path) -> No
     assert len(summary["invariant_form"]["eigenvalues"]) == 4
     assert sum(summary["invariant_form"]["signature"].values()) == 4
     assert 0 <= summary["minkowski_cosine"] <= 1 and 0 <= summary["so13_subspace_similarity"] <= 1
+    # the saved analysis is that of the saved basis, recomputed here
+    basis, a = np.asarray(summary["basis"]), np.asarray(summary["invariant_form"]["A"])
+    np.testing.assert_allclose(summary["invariant_form"]["eigenvalues"], np.linalg.eigvalsh(a), atol=1e-9)
+    eta = np.diag([1.0, -1.0, -1.0, -1.0])
+    cosine = abs(np.sum(a * eta)) / (np.linalg.norm(a) * np.linalg.norm(eta))
+    assert summary["minkowski_cosine"] == pytest.approx(cosine, rel=1e-9)
+    unit = basis / np.linalg.norm(basis, axis=(1, 2), keepdims=True)
+    residual = np.sqrt(sum(np.linalg.norm(g.T @ a + a @ g) ** 2 for g in unit))  # ‖A‖_F = 2 = √4
+    assert residual == pytest.approx(2 * summary["invariant_form"]["singular_values"][0], rel=1e-6, abs=1e-9)
     assert summary["settings"]["generators"] == 3 and summary["settings"]["constituents"] == 2
     assert summary["settings"]["momentum_scale_gev"] == 100.0 and summary["settings"]["device"] == "cpu"
     assert summary["data"]["n_jets"] == 240
