@@ -121,7 +121,8 @@ def test_mc_dropout_port_has_torch_statistics(tmp_path: Path) -> None:
     assert np.all(spread > 0)  # dropout is active in both
     z = (got.mean(axis=0) - ref.mean(axis=0)) / (spread * np.sqrt(2.0 / k))
     assert np.abs(z).max() < 5.0
-    np.testing.assert_allclose(got.std(axis=0), spread, rtol=0.35)
+    # the ratio of two sds of k Gaussian draws each has a relative sd of about 1/sqrt(k): 5 of them, as above
+    np.testing.assert_allclose(got.std(axis=0), spread, rtol=5 / np.sqrt(k))
     # the JAX masks are fixed: the same θ gives the same prediction, so the likelihood is smooth in θ
     again = np.asarray(jax.jit(jemu.passes)(jnp.asarray(theta[0], jnp.float32)))[:, 0]
     np.testing.assert_array_equal(again, got[:, 0])
