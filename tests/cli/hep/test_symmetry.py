@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from catalogs.jets.rootio import write_jets
+from emulators.taggers.symmetry_analysis import MINKOWSKI
 from tests.emulators.taggers.tagger_files import write_toy_file
 
 TOPTAG = os.path.join(os.path.dirname(sys.executable), "toptag")
@@ -53,8 +54,7 @@ def test_discover_symmetry_writes_its_folder_and_one_line(files, tmp_path) -> No
     # the saved analysis is that of the saved basis, recomputed here
     basis, a = np.asarray(summary["basis"]), np.asarray(summary["invariant_form"]["A"])
     np.testing.assert_allclose(summary["invariant_form"]["eigenvalues"], np.linalg.eigvalsh(a), atol=1e-9)
-    eta = np.diag([1.0, -1.0, -1.0, -1.0])
-    cosine = abs(np.sum(a * eta)) / (np.linalg.norm(a) * np.linalg.norm(eta))
+    cosine = abs(np.sum(a * MINKOWSKI)) / (np.linalg.norm(a) * np.linalg.norm(MINKOWSKI))
     assert summary["minkowski_cosine"] == pytest.approx(cosine, rel=1e-9)
     unit = basis / np.linalg.norm(basis, axis=(1, 2), keepdims=True)
     residual = np.sqrt(sum(np.linalg.norm(g.T @ a + a @ g) ** 2 for g in unit))  # ‖A‖_F = 2 = √4

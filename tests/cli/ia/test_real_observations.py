@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
+from emulators.ia.data import read_mocks
 from tests.emulators.ia.synthetic import write_dataset
 
 IAEMU = Path(sys.executable).parent / "iaemu"
@@ -60,10 +61,11 @@ def test_a_mock_of_the_emulators_own_world_passes(tmp_path: Path) -> None:
     held_out = Path(__file__).resolve().parents[3] / "calibration" / "held_out_wide.h5"
     made = iaemu("observation", "from-mock", held_out, "--out", tmp_path / "mock.h5")
     assert made.returncode == 0, made.stderr
-    with h5py.File(tmp_path / "mock.h5") as mock, h5py.File(held_out) as held:  # the truth, unrounded
+    with h5py.File(tmp_path / "mock.h5") as mock:
         row = int(re.search(r"row (\d+)", mock.attrs["source"]).group(1))
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in held["params"].attrs["param_names"]]
-        truth = dict(zip(names, held["params"][row].tolist(), strict=True))
+    held = read_mocks(held_out)  # the truth, unrounded
+    values = held.params[np.flatnonzero(held.row_index == row)[0]].tolist()
+    truth = dict(zip(held.param_names, values, strict=True))
     fixes = [a for name in HOD for a in ("--fix", f"{name}={truth[name]!r}")]
     result = iaemu("fit", "--tng", tmp_path / "mock.h5", *fixes, "--out", tmp_path / "fit", *SHORT)
     assert result.returncode == 0, result.stderr
