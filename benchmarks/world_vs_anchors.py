@@ -2,7 +2,7 @@
 Planck curves at the same HOD + IA parameters, bin by bin.
 
     .venv/bin/python benchmarks/world_vs_anchors.py --halos default --satellites nfw triaxial \
-        --anchors ../shared/data/tng300/bolshoi_model --realisations 30 [--elongation 2]
+        --realisations 30 [--elongation 2]
 
 At the TNG300 sample-1 parameters (the anchors' HOD, (μ_cen, μ_sat) = (0.755, 0.279)), every satellite phase
 space asked for is populated `--realisations` times on the halo catalog; ξ and ω are measured on the anchors'
@@ -91,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--halos", default="default", help="an embedded preset or a halo catalog file")
     parser.add_argument("--satellites", nargs="+", default=["nfw", "triaxial"])
-    parser.add_argument("--anchors", type=Path, default=Path("../shared/data/tng300/bolshoi_model"))
+    parser.add_argument("--anchors", type=Path, default=Path("examples/tng300/bolshoi_model"))
     parser.add_argument("--realisations", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--elongation", type=float, default=1.0, help="the triaxial satellites' p")
