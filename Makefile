@@ -18,8 +18,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m cli.demo
 
+# one pytest worker per core; each test file stays on one worker, so its module fixtures are built once
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow
