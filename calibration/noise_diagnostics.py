@@ -1,4 +1,4 @@
-"""Why the 7-parameter posteriors of single held-out realisations are too narrow: three measurements on the
+"""Why the 7-parameter posteriors of single held-out realisations are too narrow: five measurements on the
 held-out file, printed as one JSON line each (README, "Calibrating the IA fit").
 
     python calibration/noise_diagnostics.py [--injections 20] [--emulator DIR --held-out FILE]
@@ -16,6 +16,14 @@ were measured on the emulator shipped before it and ``held_out_default.h5`` (the
 - ``freeze_point``: for the first ``--injections`` injections of the 200-injection run, the median over
   bins of log σ at the mode of the likelihood whose covariance follows θ (where the fit freezes it) minus
   log σ at the truth (σ: one realisation's total sd).
+- ``emulator_bias``: the emulator's bias seen through the fit. Each row's mean over its realisations, minus
+  the emulator at the row's truth, projected on the parameters at the truth as a linearised fit does,
+  ``δθ = F⁻¹ Jᵀ Σ⁻¹ (x̄ − μ)`` (J the emulator's Jacobian, Σ one realisation's covariance, F = Jᵀ Σ⁻¹ J), in
+  units of ``√(F⁻¹)ᵢᵢ``; its mean by fifth of each parameter's prior range. Noise averages out over rows.
+- ``linear_forecast``: the same projection of each of the 200-injection run's realisations (seed 0), with
+  the artifact's covariance scale κ: the share of injections whose truth lies inside the linearised
+  posterior's 68% and 95% intervals, per parameter. On the emulator shipped before, its finished run's NUTS
+  68% coverage trailed this forecast by 0.01 to 0.13 per parameter.
 """
 
 from __future__ import annotations
@@ -106,6 +114,50 @@ def freeze_point(like: IALikelihood, held: HeldOut, n: int) -> dict:
             "range": [round(float(shift.min()), 3), round(float(shift.max()), 3)]}
 
 
+def fisher_pulls(like: IALikelihood, params: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """(N, P) linearised fit of each data vector (N, D) at its truth (N, P): δθ / √(F⁻¹)ᵢᵢ, with the
+    covariance of one realisation at the truth (κ not applied); NaN where that covariance is not finite."""
+    def mean(theta: jax.Array) -> jax.Array:
+        return like.model_covariance(theta)[0]
+
+    theta = jnp.asarray(params, jnp.float32)
+    mu, cov = jax.jit(jax.vmap(like.model_covariance))(theta)
+    jac = jax.jit(jax.vmap(jax.jacfwd(mean)))(theta)
+    mu, cov, jac = (np.asarray(a, float) for a in (mu, cov, jac))
+    pulls = np.empty(params.shape)
+    for i in range(len(params)):
+        weighted = np.linalg.solve(cov[i], jac[i])  # Σ⁻¹ J
+        inverse_fisher = np.linalg.inv(jac[i].T @ weighted)
+        pulls[i] = inverse_fisher @ weighted.T @ (data[i] - mu[i]) / np.sqrt(np.diag(inverse_fisher))
+    return pulls
+
+
+def emulator_bias(like: IALikelihood, held: HeldOut) -> dict:
+    """Mean Fisher-projected pull of the rows' mean realisation, by fifth of each parameter's prior range."""
+    pulls = fisher_pulls(like, held.params, held.realisations.mean(axis=1).reshape(len(held.params), -1))
+    finite = np.isfinite(pulls).all(axis=1)
+    pulls, params = pulls[finite], held.params[finite]
+    where = (params - like.space.lo) / (like.space.hi - like.space.lo)
+    fifth = np.clip((where * 5).astype(int), 0, 4)
+    by_fifth = {name: [round(float(pulls[fifth[:, i] == b, i].mean()), 2) for b in range(5)]
+                for i, name in enumerate(like.space.names)}
+    return {"what": "emulator_bias", "rows": len(pulls), "mean": dict(zip(like.space.names,
+            pulls.mean(axis=0).round(2).tolist(), strict=True)), "by_fifth": by_fifth}  # fmt: skip
+
+
+def linear_forecast(like: IALikelihood, held: HeldOut) -> dict:
+    """Coverage of the 200-injection run's realisations by the linearised posterior at their truths."""
+    pick, real = choose_injections(held, ValidationSettings(n_injections=RUN_INJECTIONS, seed=0))
+    data = held.realisations[pick, real].reshape(len(pick), -1)
+    scaled = np.abs(fisher_pulls(like, held.params[pick], data)) / np.sqrt(like.covariance_scale)
+    scaled = scaled[np.isfinite(scaled).all(axis=1)]
+    cover = {f"{level:g}": dict(zip(like.space.names, np.mean(scaled <= scipy_stats.norm.ppf(0.5 + level / 2),
+                                                               axis=0).round(3).tolist(), strict=True))
+             for level in (0.68, 0.95)}  # fmt: skip
+    return {"what": "linear_forecast", "injections": len(scaled), "kappa": like.covariance_scale,
+            "coverage": cover}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--injections", type=int, default=20)
@@ -118,6 +170,8 @@ def main() -> None:
     print(json.dumps(chi2_at_truth(like, held)))
     print(json.dumps(support(args.held_out, tuple(emulator.param_names))))
     print(json.dumps(freeze_point(like, held, args.injections)), flush=True)
+    print(json.dumps(emulator_bias(like, held)))
+    print(json.dumps(linear_forecast(like, held)))
 
 
 if __name__ == "__main__":
