@@ -44,10 +44,16 @@ from inference.ia.held_out import HeldOut, read_held_out
 from inference.ia.likelihood import IALikelihood
 from inference.ia.mode_search import likelihood_mode_finder
 from inference.ia.observations import STATISTICS
+from inference.ia.validation.report import LEVELS
 from inference.ia.validation.run import ValidationSettings, choose_injections, injection_likelihood
 
 HELD_OUT = Path(__file__).parent / "held_out_wide.h5"  # the shipped emulator's world
 RUN_INJECTIONS = 200  # calibration/run_default_validation.sh, seed 0
+
+
+def run_choice(held: HeldOut) -> tuple[np.ndarray, np.ndarray]:
+    """The 200-injection run's held-out rows and realisations (its choice, seed 0)."""
+    return choose_injections(held, ValidationSettings(n_injections=RUN_INJECTIONS, seed=0))
 
 
 def chi2_at_truth(like: IALikelihood, held: HeldOut) -> dict:
@@ -96,7 +102,7 @@ def support(path: Path, names: tuple[str, ...]) -> dict:
 
 def freeze_point(like: IALikelihood, held: HeldOut, n: int) -> dict:
     """Median log σ(mode) − log σ(truth) for the run's first ``n`` injections (same choice as the run)."""
-    pick, real = choose_injections(held, ValidationSettings(n_injections=RUN_INJECTIONS, seed=0))
+    pick, real = run_choice(held)
     find = likelihood_mode_finder(like)
     covariance = jax.jit(like.emulator_covariance)
     zero = jnp.zeros((like.data.size, like.data.size), jnp.float32)
@@ -117,12 +123,12 @@ def freeze_point(like: IALikelihood, held: HeldOut, n: int) -> dict:
 def fisher_pulls(like: IALikelihood, params: np.ndarray, data: np.ndarray) -> np.ndarray:
     """(N, P) linearised fit of each data vector (N, D) at its truth (N, P): δθ / √(F⁻¹)ᵢᵢ, with the
     covariance of one realisation at the truth (κ not applied); NaN where that covariance is not finite."""
-    def mean(theta: jax.Array) -> jax.Array:
-        return like.model_covariance(theta)[0]
+    def mean_and_model(theta: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        mean, cov = like.model_covariance(theta)
+        return mean, (mean, cov)
 
     theta = jnp.asarray(params, jnp.float32)
-    mu, cov = jax.jit(jax.vmap(like.model_covariance))(theta)
-    jac = jax.jit(jax.vmap(jax.jacfwd(mean)))(theta)
+    jac, (mu, cov) = jax.jit(jax.vmap(jax.jacfwd(mean_and_model, has_aux=True)))(theta)  # one evaluation
     mu, cov, jac = (np.asarray(a, float) for a in (mu, cov, jac))
     pulls = np.empty(params.shape)
     for i in range(len(params)):
@@ -147,13 +153,13 @@ def emulator_bias(like: IALikelihood, held: HeldOut) -> dict:
 
 def linear_forecast(like: IALikelihood, held: HeldOut) -> dict:
     """Coverage of the 200-injection run's realisations by the linearised posterior at their truths."""
-    pick, real = choose_injections(held, ValidationSettings(n_injections=RUN_INJECTIONS, seed=0))
+    pick, real = run_choice(held)
     data = held.realisations[pick, real].reshape(len(pick), -1)
     scaled = np.abs(fisher_pulls(like, held.params[pick], data)) / np.sqrt(like.covariance_scale)
     scaled = scaled[np.isfinite(scaled).all(axis=1)]
     cover = {f"{level:g}": dict(zip(like.space.names, np.mean(scaled <= scipy_stats.norm.ppf(0.5 + level / 2),
                                                                axis=0).round(3).tolist(), strict=True))
-             for level in (0.68, 0.95)}  # fmt: skip
+             for level in LEVELS}  # fmt: skip
     return {"what": "linear_forecast", "injections": len(scaled), "kappa": like.covariance_scale,
             "coverage": cover}
 
