@@ -3,6 +3,9 @@
 #   run_default_validation.sh scale   32 injections on the independent error mocks (never trained on, not the
 #                                     held-out file), then `iaemu calibrate-scale` writes the covariance
 #                                     scale κ into the artifact; run it on the artifact without κ
+#   run_default_validation.sh rescale 64 more injections on the error mocks (seed 2), fitted with the κ the
+#                                     artifact carries, then `iaemu calibrate-scale` multiplies κ by the
+#                                     factor they still need (calibration/README.md says why)
 #   run_default_validation.sh         the 200-injection validation on the held-out mocks
 # WORLD (default `wide`, the shipped emulator's) picks the files: calibration/held_out_$WORLD.h5 and
 # error_mocks_$WORLD.h5, and the outputs calibration/val200 and scale32 (suffixed _$WORLD for any other world,
@@ -13,17 +16,20 @@
 # the careful refits included) in the `wide` world's 32-injection κ run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make install
 world="${WORLD:-wide}"
 suffix=$([ "$world" = wide ] && echo "" || echo "_$world")
 mode="${1:-validation}"
-if [ "$mode" = scale ]; then
-  run=(calibration/error_mocks_$world.h5 --n-injections 32 --seed 1 --out calibration/scale32$suffix)
-else
-  run=(calibration/held_out_$world.h5 --n-injections 200 --seed 0 --out calibration/val200$suffix)
-fi
+case "$mode" in
+  scale) out=calibration/scale32$suffix
+         run=(calibration/error_mocks_$world.h5 --n-injections 32 --seed 1 --out $out) ;;
+  rescale) out=calibration/scale64$suffix
+           run=(calibration/error_mocks_$world.h5 --n-injections 64 --seed 2 --out $out) ;;
+  validation) run=(calibration/held_out_$world.h5 --n-injections 200 --seed 0 --out calibration/val200$suffix) ;;
+  *) echo "run_default_validation.sh: unknown mode '$mode' (expected scale, rescale or none)" >&2; exit 2 ;;
+esac
+make install
 .venv/bin/iaemu validate emulators/ia/artifacts/default "${run[@]}" --chains 4 --warmup 500 --samples 500 \
   --max-samples 2000 --batch 1 --workers 2 --quiet
-if [ "$mode" = scale ]; then
-  .venv/bin/iaemu calibrate-scale emulators/ia/artifacts/default calibration/scale32$suffix
+if [ "$mode" != validation ]; then
+  .venv/bin/iaemu calibrate-scale emulators/ia/artifacts/default $out
 fi

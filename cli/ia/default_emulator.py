@@ -20,6 +20,7 @@ def show() -> None:
     import json
 
     from emulators.ia.default_emulator import default_emulator_metrics, default_emulator_path
+    from inference.ia.posterior_calibration import scale_steps
 
     path = default_emulator_path()
     doc = json.loads((path / EMULATOR_JSON).read_text())
@@ -39,7 +40,8 @@ def show() -> None:
     error = doc.get("emulator_error")
     if error:
         scale = error.get("covariance_scale")
-        kappa = f"{scale['value']:.4g} from {scale['injections']} injections" if scale else "1 (uncalibrated)"
+        kappa = (f"{scale['value']:.4g} from {' + '.join(map(str, scale_steps(scale)))} injections" if scale
+                 else "1 (uncalibrated)")
         print(f"emulator error measured on {error['rows']} independent rows; fit covariance scale κ {kappa}")
 
 

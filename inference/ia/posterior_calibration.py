@@ -19,6 +19,10 @@ standardised position ``z = Φ⁻¹(u)``. For a posterior Gaussian about its mea
 moves the truth to ``z / √κ``, so κ = (q / Φ⁻¹(0.84))², with q the 68% quantile of ``|z|`` over every
 (injection, parameter) pair: the pooled central-68% coverage becomes nominal. It multiplies the κ the
 injections were run with, and the validation must have been run with this artifact as it is now.
+
+Steps: a further validation on other independent mocks, run with the κ just written, measures the factor
+still missing (a fixed-point step of the same estimator, whose Gaussian scaling is the more exact the nearer
+the factor is to 1); κ becomes the product, and the entry keeps the steps before it under ``previous``.
 """
 
 from __future__ import annotations
@@ -92,7 +96,8 @@ def _u_table(table: Path) -> np.ndarray:
 
 def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.PathLike[str]) -> dict:
     """Measure κ on the validation directory ``validation`` (run with ``artifact`` as it is now, on
-    independent mocks) and write it into the artifact's emulator-error entry; return the new entry."""
+    independent mocks) and write it into the artifact's emulator-error entry (the step before it, if any,
+    under ``previous``); return the new entry."""
     from inference.ia.emulator_jax import load_jax_emulator
 
     emulator = load_jax_emulator(artifact)
@@ -112,6 +117,7 @@ def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.
             f"{validation}: the injections are rows of the training file; expected independent mocks"
         )
     measured = covariance_scale(u)
+    before = entry.get("covariance_scale")
     entry["covariance_scale"] = {
         "value": round(emulator.covariance_scale * measured, 4),
         "measured": round(measured, 4),
@@ -120,7 +126,13 @@ def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.
         "mocks_sha256": run.get("held_out_sha256"),
         "estimator": "(68% quantile of |Phi^-1(u)| / Phi^-1(0.84))^2 over (injection, parameter) pairs, "
                      "times the scale the injections were run with",
-    }
+    } | ({"previous": before} if before else {})
     with atomic_file(Path(artifact) / EMULATOR_JSON) as tmp:
         tmp.write_text(json.dumps(doc, indent=1))
     return entry["covariance_scale"]
+
+
+def scale_steps(scale: dict) -> list[int]:
+    """The injections of each step that measured an emulator-error entry's ``covariance_scale``, first
+    step first."""
+    return ([] if "previous" not in scale else scale_steps(scale["previous"])) + [int(scale["injections"])]

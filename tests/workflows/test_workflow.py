@@ -40,9 +40,12 @@ def test_dry_run_plans_every_stage(config: Path, tmp_path: Path) -> None:
                  "observation_from_mock", "fit_observation", "generate_jets", "train_tagger",
                  "evaluate_tagger", "mix_sample", "fit_fraction"):  # fmt: skip
         assert f"rule {rule}:" in planned, rule
-    scaled = yaml.safe_load(config.read_text())["ia"]["scale_injections"] > 0  # ci, default: κ; demo: none
-    for rule in ("scale_validation", "calibrate_scale"):
-        assert (f"rule {rule}:" in planned) == scaled, rule
+    steps = yaml.safe_load(config.read_text())["ia"]["scale_injections"]  # ci: κ, default: κ in 2 steps
+    steps = len(steps) if isinstance(steps, list) else int(steps > 0)  # demo: none
+    for k in range(1, 4):
+        suffix = "" if k == 1 else str(k)
+        for rule in (f"scale_validation{suffix}", f"calibrate_scale{suffix}"):
+            assert (f"rule {rule}:" in planned) == (k <= steps), rule
 
 
 def test_ci_config_runs_both_chains_end_to_end(tmp_path: Path) -> None:

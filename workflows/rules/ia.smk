@@ -6,11 +6,21 @@ IA_OUT = f"{OUT}/ia"
 ERROR_MOCKS = [f"{IA_OUT}/mocks_error.h5"] if "error" in IA["n_points"] else []
 # With scale_injections: N > 0, N fits of those mocks measure the covariance scale κ of the fit (`iaemu
 # calibrate-scale`); the trained emulator then waits in emulator_unscaled/ and emulator/ is the scaled copy.
-SCALED = IA.get("scale_injections", 0) > 0
+# A list [N1, N2, ...] measures κ in steps: step k fits Nk of them (seed scale_seed + k - 1) with the κ of
+# the steps before it (emulator_scaled{k-1}/) and multiplies it by the factor still missing.
+SCALE_STEPS = IA.get("scale_injections", 0)
+SCALE_STEPS = [n for n in (SCALE_STEPS if isinstance(SCALE_STEPS, list) else [SCALE_STEPS]) if n > 0]
+SCALED = bool(SCALE_STEPS)
 if SCALED and not ERROR_MOCKS:
     raise ValueError("config ia.scale_injections needs error mocks: ia.n_points.error")
 EMULATOR = f"{IA_OUT}/emulator"
 TRAINED = f"{IA_OUT}/emulator_unscaled" if SCALED else EMULATOR
+
+# Per κ step k = 1, 2, ...: its name suffix, and the emulators before and after it (the trained one, the
+# intermediate copies emulator_scaled{k}/, the final emulator/).
+SCALE_SUFFIX = ["" if k == 1 else str(k) for k in range(1, len(SCALE_STEPS) + 1)]
+SCALE_STAGES = [TRAINED] + [f"{IA_OUT}/emulator_scaled{k}" for k in range(1, len(SCALE_STEPS))] + [EMULATOR]
+
 # The IA chain is the longer one (mocks -> emulator -> validation -> fit): when jobs of both chains wait for
 # cores, its jobs go first and the HEP chain's fill the cores it leaves free.
 IA_PRIORITY = 1
@@ -129,31 +139,36 @@ rule validate_emulator:
         validate_command(IA["n_injections"], SEED)
 
 
-if SCALED:
+for k, (n_fits, suffix) in enumerate(zip(SCALE_STEPS, SCALE_SUFFIX), start=1):
 
-    rule scale_validation:
-        """Fits of the error mocks (never trained on, not the held-out file) with the unscaled emulator."""
+    rule:
+        """Fits of the error mocks (never trained on, not the held-out file) with the emulator of the steps
+        before."""
+        name:
+            f"scale_validation{suffix}"
         input:
-            emulator=TRAINED,
+            emulator=SCALE_STAGES[k - 1],
             mocks=ERROR_MOCKS,
         output:
-            f"{IA_OUT}/scale_validation/coverage.json",
+            f"{IA_OUT}/scale_validation{suffix}/coverage.json",
         log:
-            f"{OUT}/logs/scale_validation.log",
+            f"{OUT}/logs/scale_validation{suffix}.log",
         threads: IA.get("validation_workers", 1)
         conda:
             "../envs/iaemu.yaml"
         shell:
-            validate_command(IA["scale_injections"], IA.get("scale_seed", SEED))
+            validate_command(n_fits, IA.get("scale_seed", SEED) + k - 1)
 
-    rule calibrate_scale:
+    rule:
+        name:
+            f"calibrate_scale{suffix}"
         input:
-            emulator=TRAINED,
-            validation=f"{IA_OUT}/scale_validation/coverage.json",
+            emulator=SCALE_STAGES[k - 1],
+            validation=f"{IA_OUT}/scale_validation{suffix}/coverage.json",
         output:
-            directory(EMULATOR),
+            directory(SCALE_STAGES[k]),
         log:
-            f"{OUT}/logs/calibrate_scale.log",
+            f"{OUT}/logs/calibrate_scale{suffix}.log",
         conda:
             "../envs/iaemu.yaml"
         shell:

@@ -214,7 +214,8 @@ def test_calibrate_scale_writes_kappa_once_and_the_emulator_loads_it(
     trained: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """κ measured from a validation of the artifact as it is (posteriors √2 too narrow: κ ≈ 2) is written
-    into the emulator-error entry; the digest then changes, so the same validation is refused; a validation
+    into the emulator-error entry; the digest then changes, so the same validation is refused, and a further
+    step multiplies κ and keeps the first; a validation
     of another artifact state, one on the training file, and an artifact without an error entry each give
     one line and exit 2 and write nothing."""
     import shutil
@@ -246,3 +247,12 @@ def test_calibrate_scale_writes_kappa_once_and_the_emulator_loads_it(
     assert after.doc["emulator_error"]["covariance_scale"]["injections"] == 4000
     assert after.digest() != digest
     assert_one_line_exit_2(iaemu("calibrate-scale", emu, good), "run.emulator_digest")
+    # A second step, run with that κ on posteriors still √1.5 too narrow: κ becomes the product, ≈ 3, and
+    # the entry keeps the first step.
+    still = norm.cdf(np.sqrt(1.5) * np.random.default_rng(9).standard_normal((4000, 3)))
+    step = _validation_dir(tmp_path / "step", after.digest(), other_sha, still)
+    assert iaemu("calibrate-scale", emu, step).returncode == 0
+    scale = load_jax_emulator(emu).doc["emulator_error"]["covariance_scale"]
+    assert scale["measured"] == pytest.approx(1.5, rel=0.05)
+    assert scale["value"] == pytest.approx(after.covariance_scale * scale["measured"], rel=1e-3)
+    assert scale["previous"]["value"] == after.covariance_scale and "previous" not in scale["previous"]

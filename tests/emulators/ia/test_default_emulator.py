@@ -57,8 +57,12 @@ def test_show_prints_the_shipped_covariance_scale() -> None:
     scale = entry["covariance_scale"]
     result = iaemu("default-emulator", "show")
     assert result.returncode == 0, result.stderr
+    steps, step = [], scale
+    while step:  # the measuring steps, last first
+        steps.insert(0, str(step["injections"]))
+        step = step.get("previous")
     assert (f"emulator error measured on {entry['rows']} independent rows; fit covariance scale κ "
-            f"{scale['value']:.4g} from {scale['injections']} injections") in result.stdout
+            f"{scale['value']:.4g} from {' + '.join(steps)} injections") in result.stdout
 
 
 def test_missing_default_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
