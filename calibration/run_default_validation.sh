@@ -5,7 +5,8 @@
 #                                     scale κ into the artifact; run it on the artifact without κ
 #   run_default_validation.sh rescale 64 more injections on the error mocks (seed 2), fitted with the κ the
 #                                     artifact carries, then `iaemu calibrate-scale` multiplies κ by the
-#                                     factor they still need (calibration/README.md says why)
+#                                     factor they still need (calibration/README.md says why); a step
+#                                     whose output folder exists is not run again
 #   run_default_validation.sh         the 200-injection validation on the held-out mocks
 # WORLD (default `wide`, the shipped emulator's) picks the files: calibration/held_out_$WORLD.h5 and
 # error_mocks_$WORLD.h5, and the outputs calibration/val200 and scale32 (suffixed _$WORLD for any other world,
@@ -27,6 +28,10 @@ case "$mode" in
   validation) run=(calibration/held_out_$world.h5 --n-injections 200 --seed 0 --out calibration/val200$suffix) ;;
   *) echo "run_default_validation.sh: unknown mode '$mode' (expected scale, rescale or none)" >&2; exit 2 ;;
 esac
+if [ "$mode" != validation ] && [ -f "$out/coverage.json" ]; then
+  echo "$out: finished, its κ is in the artifact already; nothing to do"  # a rerun would fit the new artifact
+  exit 0
+fi
 make install
 .venv/bin/iaemu validate emulators/ia/artifacts/default "${run[@]}" --chains 4 --warmup 500 --samples 500 \
   --max-samples 2000 --batch 1 --workers 2 --quiet
