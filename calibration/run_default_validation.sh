@@ -11,7 +11,7 @@
 # WORLD (default `wide`, the shipped emulator's) picks the files: calibration/held_out_$WORLD.h5 and
 # error_mocks_$WORLD.h5, and the outputs calibration/val200 and scale32 (suffixed _$WORLD for any other world,
 # e.g. WORLD=default for the emulator shipped before, whose files stay in calibration/)
-# Resumable: finished injections wait in calibration/.NAME.checkpoint/ (committed for the 200-injection run),
+# Resumable: finished injections wait in calibration/.NAME.checkpoint/ (committed from session to session),
 # and the same command fits only the ones still missing. On the 2-core development machine, a median 223 s
 # per injection per core for the `default` world's emulator; a median 264 s (mean 781 s,
 # the careful refits included) in the `wide` world's 32-injection κ run.
