@@ -90,7 +90,8 @@ def calibrate_scale(
                                                     "independent mocks.")],
 ) -> None:
     """Measure the factor κ on the held emulator covariance that makes the pooled 68% coverage of a
-    validation on independent mocks nominal, and store it in the artifact."""
+    validation on independent mocks nominal, and store it in the artifact (times the κ it already carries,
+    which the entry keeps as the step before)."""
     from inference.ia.posterior_calibration import add_covariance_scale
 
     entry = add_covariance_scale(emulator, validation)

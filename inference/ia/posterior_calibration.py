@@ -20,7 +20,8 @@ moves the truth to ``z / √κ``, so κ = (q / Φ⁻¹(0.84))², with q the 68% 
 (injection, parameter) pair: the pooled central-68% coverage becomes nominal. It multiplies the κ the
 injections were run with, and the validation must have been run with this artifact as it is now.
 
-Steps: a further validation on other independent mocks, run with the κ just written, measures the factor
+Steps: a further validation on other injections (another seed) of the independent mocks, run with the κ
+just written, measures the factor
 still missing (a fixed-point step of the same estimator, whose Gaussian scaling is the more exact the nearer
 the factor is to 1); κ becomes the product, and the entry keeps the steps before it under ``previous``.
 """

@@ -33,19 +33,28 @@ def test_lint_is_clean() -> None:
 
 @pytest.mark.parametrize("config", WORKFLOW_CONFIGS, ids=lambda c: c.stem)
 def test_dry_run_plans_every_stage(config: Path, tmp_path: Path) -> None:
-    result = snakemake("-n", "--configfile", str(config), "--config", f"outdir={tmp_path}")
+    result = snakemake("-n", "-p", "--configfile", str(config), "--config", f"outdir={tmp_path}")
     assert result.returncode == 0, result.stderr
     planned = result.stdout + result.stderr
     for rule in ("halos", "mocks", "train_emulator", "evaluate_emulator", "validate_emulator",
                  "observation_from_mock", "fit_observation", "generate_jets", "train_tagger",
                  "evaluate_tagger", "mix_sample", "fit_fraction"):  # fmt: skip
         assert f"rule {rule}:" in planned, rule
-    steps = yaml.safe_load(config.read_text())["ia"]["scale_injections"]  # ci: κ, default: κ in 2 steps
-    steps = len(steps) if isinstance(steps, list) else int(steps > 0)  # demo: none
+    cfg = yaml.safe_load(config.read_text())
+    ia = cfg["ia"]  # ci: κ, default: κ in 2 steps, demo: none
+    steps = [n for n in np.atleast_1d(ia["scale_injections"]) if n > 0]
     for k in range(1, 4):
         suffix = "" if k == 1 else str(k)
         for rule in (f"scale_validation{suffix}", f"calibrate_scale{suffix}"):
-            assert (f"rule {rule}:" in planned) == (k <= steps), rule
+            assert (f"rule {rule}:" in planned) == (k <= len(steps)), rule
+    # Step k fits its own number of error mocks with its own seed, starting from step k - 1's emulator.
+    stages = [f"{tmp_path}/ia/emulator_unscaled"] + [f"{tmp_path}/ia/emulator_scaled{k}"
+                                                     for k in range(1, len(steps))]
+    for k, (n, stage) in enumerate(zip(steps, stages, strict=False), start=1):
+        line = f"iaemu validate {stage} {tmp_path}/ia/mocks_error.h5 --n-injections {n} "
+        assert line in planned, k
+        rest = planned.split(line)[1].splitlines()[0]
+        assert f"--seed {ia.get('scale_seed', cfg['seed']) + k - 1} --quiet" in rest, k
 
 
 def test_ci_config_runs_both_chains_end_to_end(tmp_path: Path) -> None:

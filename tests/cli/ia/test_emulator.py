@@ -223,6 +223,7 @@ def test_calibrate_scale_writes_kappa_once_and_the_emulator_loads_it(
     from scipy.stats import norm
 
     from inference.ia.emulator_jax import load_jax_emulator
+    from inference.ia.posterior_calibration import scale_steps
 
     mocks, trained_emu = trained
     emu = tmp_path / "emu"
@@ -249,10 +250,12 @@ def test_calibrate_scale_writes_kappa_once_and_the_emulator_loads_it(
     assert_one_line_exit_2(iaemu("calibrate-scale", emu, good), "run.emulator_digest")
     # A second step, run with that κ on posteriors still √1.5 too narrow: κ becomes the product, ≈ 3, and
     # the entry keeps the first step.
-    still = norm.cdf(np.sqrt(1.5) * np.random.default_rng(9).standard_normal((4000, 3)))
+    still = norm.cdf(np.sqrt(1.5) * np.random.default_rng(9).standard_normal((3000, 3)))
     step = _validation_dir(tmp_path / "step", after.digest(), other_sha, still)
-    assert iaemu("calibrate-scale", emu, step).returncode == 0
+    result = iaemu("calibrate-scale", emu, step)
+    assert result.returncode == 0, result.stderr
     scale = load_jax_emulator(emu).doc["emulator_error"]["covariance_scale"]
     assert scale["measured"] == pytest.approx(1.5, rel=0.05)
     assert scale["value"] == pytest.approx(after.covariance_scale * scale["measured"], rel=1e-3)
-    assert scale["previous"]["value"] == after.covariance_scale and "previous" not in scale["previous"]
+    assert scale["previous"] == after.doc["emulator_error"]["covariance_scale"]
+    assert scale_steps(scale) == [4000, 3000]
