@@ -31,9 +31,10 @@ case "$mode" in
 esac
 make install
 if [ "$mode" != validation ] && [ -f "$out/coverage.json" ]; then  # the fits are done: is their κ applied?
-  pending=$(.venv/bin/python -c 'import json, sys; from inference.ia.emulator_jax import load_jax_emulator
-print(int(json.load(open(sys.argv[1]))["run"]["emulator_digest"] == load_jax_emulator(sys.argv[2]).digest()))' \
-    "$out/coverage.json" emulators/ia/artifacts/default)
+  pending=$(.venv/bin/python -c 'import sys; from inference.ia.emulator_jax import load_jax_emulator
+from inference.ia.posterior_calibration import fitted_with, read_validation_u
+print(int(fitted_with(read_validation_u(sys.argv[1])[1], load_jax_emulator(sys.argv[2]))))' \
+    "$out" emulators/ia/artifacts/default)
   if [ "$pending" = 1 ]; then
     .venv/bin/iaemu calibrate-scale emulators/ia/artifacts/default "$out"
   else

@@ -21,9 +21,9 @@ moves the truth to ``z / √κ``, so κ = (q / Φ⁻¹(0.84))², with q the 68% 
 injections were run with, and the validation must have been run with this artifact as it is now.
 
 Steps: a further validation on other injections (another seed) of the independent mocks, run with the κ
-just written, measures the factor
-still missing (a fixed-point step of the same estimator, whose Gaussian scaling is the more exact the nearer
-the factor is to 1); κ becomes the product, and the entry keeps the steps before it under ``previous``.
+just written, measures the factor still missing (a fixed-point step of the same estimator, whose Gaussian
+scaling is the more exact the nearer the factor is to 1); κ becomes the product, and the entry keeps the
+steps before it under ``previous``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import csv
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import norm
@@ -39,6 +40,9 @@ from scipy.stats import norm
 from common.atomic import atomic_file
 from common.errors import InputError
 from emulators.artifact_files import EMULATOR_JSON
+
+if TYPE_CHECKING:
+    from inference.ia.emulator_jax import JaxEmulator
 
 LEVEL = 0.68  # the central interval whose pooled coverage κ makes nominal
 
@@ -95,6 +99,11 @@ def _u_table(table: Path) -> np.ndarray:
     return u
 
 
+def fitted_with(run: dict, emulator: JaxEmulator) -> bool:
+    """Whether a validation (its coverage.json ``run`` block) fitted ``emulator`` as it is now."""
+    return run.get("emulator_digest") == emulator.digest()
+
+
 def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.PathLike[str]) -> dict:
     """Measure κ on the validation directory ``validation`` (run with ``artifact`` as it is now, on
     independent mocks) and write it into the artifact's emulator-error entry (the step before it, if any,
@@ -107,7 +116,7 @@ def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.
     if not entry:
         raise InputError(f"{artifact}: no emulator_error entry (run `iaemu calibrate-error` first)")
     u, run = read_validation_u(validation)
-    if run.get("emulator_digest") != emulator.digest():
+    if not fitted_with(run, emulator):
         raise InputError(
             f"{validation}: coverage.json: run.emulator_digest {run.get('emulator_digest')} is not the "
             f"digest of {artifact} as it is now ({emulator.digest()}); expected a validation of it"

@@ -16,9 +16,8 @@ if SCALED and not ERROR_MOCKS:
 EMULATOR = f"{IA_OUT}/emulator"
 TRAINED = f"{IA_OUT}/emulator_unscaled" if SCALED else EMULATOR
 
-# Per κ step k = 1, 2, ...: its name suffix, and the emulators before and after it (the trained one, the
-# intermediate copies emulator_scaled{k}/, the final emulator/).
-SCALE_SUFFIX = ["" if k == 1 else str(k) for k in range(1, len(SCALE_STEPS) + 1)]
+# The emulators before and after each κ step k = 1, 2, ...: the trained one, the intermediate copies
+# emulator_scaled{k}/, the final emulator/.
 SCALE_STAGES = [TRAINED] + [f"{IA_OUT}/emulator_scaled{k}" for k in range(1, len(SCALE_STEPS))] + [EMULATOR]
 
 # The IA chain is the longer one (mocks -> emulator -> validation -> fit): when jobs of both chains wait for
@@ -139,7 +138,8 @@ rule validate_emulator:
         validate_command(IA["n_injections"], SEED)
 
 
-for k, (n_fits, suffix) in enumerate(zip(SCALE_STEPS, SCALE_SUFFIX), start=1):
+for k, n_fits in enumerate(SCALE_STEPS, start=1):
+    suffix = "" if k == 1 else str(k)  # rule and folder names: scale_validation, scale_validation2, ...
 
     rule:
         """Fits of the error mocks (never trained on, not the held-out file) with the emulator of the steps
