@@ -66,7 +66,11 @@ def _error_line(entry: dict) -> str:
 
     diag = np.diag(np.asarray(entry["covariance"])).reshape(len(STATISTICS), -1)
     per_stat = ", ".join(f"{s} {d.mean():.3f}" for s, d in zip(STATISTICS, diag, strict=True))
-    return f"emulator error on {entry['rows']} independent rows: mean excess variance / σ² {per_stat}"
+    line = f"emulator error on {entry['rows']} independent rows: mean excess variance / σ² {per_stat}"
+    if entry.get("amplitude"):
+        c = np.asarray(entry["amplitude"]["coefficients"])
+        line += f"; covariance amplitude exp({c[0]:+.3f} + c·x), |c| ≤ {np.abs(c[1:]).max():.3f}"
+    return line
 
 
 @user_errors

@@ -45,6 +45,11 @@ def _matrix(x: Any) -> bool:
     return isinstance(x, list) and all(_numbers(row, len(x)) for row in x)
 
 
+def _amplitude(x: Any, n_params: int) -> bool:
+    """No amplitude, or one with the 1 + P coefficients of a(θ) (emulators.ia.error)."""
+    return x is None or (isinstance(x, dict) and _numbers(x.get("coefficients"), n_params + 1))
+
+
 # key -> (test, expectation); the tests that need other keys come after the keys they read
 _TOP: dict[str, tuple[Callable[[Any], bool], str]] = {
     "statistics": (lambda x: isinstance(x, list) and bool(x) and all(s in STATISTICS for s in x)
@@ -95,8 +100,10 @@ def _dependent(doc: dict) -> dict[str, tuple[bool, str]]:
                   f"null or an object with a {n_data} x {n_data} correlation"),
         "emulator_error": (doc.get("emulator_error") is None or (
             isinstance(doc["emulator_error"], dict) and _matrix(doc["emulator_error"].get("covariance"))
-            and len(doc["emulator_error"]["covariance"]) == n_data),
-            f"null or an object with a {n_data} x {n_data} covariance"),
+            and len(doc["emulator_error"]["covariance"]) == n_data
+            and _amplitude(doc["emulator_error"].get("amplitude"), n_params)),
+            f"null or an object with a {n_data} x {n_data} covariance and, if any, an amplitude with "
+            f"{n_params + 1} coefficients"),
     }
 
 

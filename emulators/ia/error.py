@@ -13,6 +13,15 @@ where ``C`` is the noise correlation (:mod:`emulators.ia.noise`), ``v_epi`` the 
 and ``<.>`` the mean over rows and realisations (the second moment, so that a bias counts as error). The
 likelihood adds ``diag(σ) E diag(σ)`` to the epistemic covariance (:mod:`inference.ia.likelihood`).
 
+``E`` is one matrix for the whole box, but how well the covariance describes the mocks depends on θ: on the
+shipped emulator's error mocks a realisation's χ²/K at its truth ran from 0.64 to 1.14 by fifth of log M1
+(the noise correlation of small-r ξ falls from 0.77 to 0.15 across the box, and the network's variance
+overstates the scatter where satellites are many). So the entry also carries an amplitude
+``a(θ) = exp(b₀ + b·x)``, x the network's inputs (the parameters scaled to [-1, 1] on the prior box),
+fitted by maximum likelihood to every realisation's ``χ² = z^T M^-1 z`` with ``M = C + E + diag(v_epi /
+σ²)``, as ``χ² / a`` ~ χ²_K; the likelihood multiplies the emulator covariance by it
+(:meth:`inference.ia.likelihood.IALikelihood.model_covariance`).
+
 Usage::
 
     entry = emulator_error(emulator, "independent_mocks.h5")   # the artifact's "emulator_error" entry
@@ -65,6 +74,47 @@ def excess_covariance(
     return (vectors * np.clip(values, 0.0, None)) @ vectors.T, int(ok.sum())
 
 
+def realisation_chi2(
+    realisations: np.ndarray,
+    mean: np.ndarray,
+    aleatoric_var: np.ndarray,
+    epistemic_var: np.ndarray,
+    model: np.ndarray,
+) -> np.ndarray:
+    """χ² (N, R) of every realisation at its row's prediction under the covariance ``diag(σ) model
+    diag(σ) + diag(v_epi)`` (``model``: (S·B, S·B) in units of σ, e.g. ``C + E``); NaN for a row with a
+    non-finite entry. Shapes as in :func:`excess_covariance`."""
+    n, r = realisations.shape[:2]
+    x = realisations.reshape(n, r, -1)
+    mu, var, epi = (a.reshape(n, -1) for a in (mean, aleatoric_var, epistemic_var))
+    chi2 = np.full((n, r), np.nan)
+    ok = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(mu).all(axis=1) & (var > 0).all(axis=1)
+    for i in np.flatnonzero(ok):
+        sd = np.sqrt(var[i])
+        white = np.linalg.solve(np.linalg.cholesky(model + np.diag(epi[i] / sd**2)), ((x[i] - mu[i]) / sd).T)
+        chi2[i] = np.sum(white**2, axis=0)
+    return chi2
+
+
+def amplitude_coefficients(chi2: np.ndarray, inputs: np.ndarray, k: int, iterations: int = 100) -> np.ndarray:
+    """Coefficients ``b`` (1 + P,) of ``a(x) = exp(b₀ + b·x)`` maximising the likelihood of ``χ²_ij / a(x_i)
+    ~ χ²_k`` (Fisher scoring) over the rows (N, R) of ``chi2`` whose realisations are all finite, at their
+    inputs (N, P)."""
+    ok = np.isfinite(chi2).all(axis=1)
+    if ok.sum() <= inputs.shape[1] + 1:
+        raise ValueError("covariance amplitude: needs more finite rows than coefficients")
+    design = np.column_stack([np.ones(ok.sum()), inputs[ok]])
+    total, count = chi2[ok].sum(axis=1), chi2.shape[1] * k
+    b = np.zeros(design.shape[1])
+    b[0] = np.log(total.mean() / count)
+    for _ in range(iterations):
+        step = np.linalg.lstsq(design, total / (count * np.exp(design @ b)) - 1.0, rcond=None)[0]
+        b += step
+        if np.abs(step).max() < 1e-10:
+            break
+    return b
+
+
 def read_error_mocks(mocks: str | os.PathLike[str], training_sha256: str | None, param_names: list[str],
                      r_edges: np.ndarray) -> MockData:
     """The usable rows of ``mocks`` (docs/ARCHITECTURE.md 3.1), checked to be independent of the training file
@@ -95,8 +145,19 @@ def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> di
     pred = emulator.predict(data.params, n_realisations=1)
     corr = None if emulator.noise is None else np.asarray(emulator.noise["correlation"], float)
     excess, used = excess_covariance(cube, pred.mean, pred.aleatoric, pred.epistemic, corr)
+    excess = np.round(excess, 5)
+    model = excess + (np.eye(len(excess)) if corr is None else corr)
+    chi2 = realisation_chi2(cube, pred.mean, pred.aleatoric, pred.epistemic, model)
+    amplitude = amplitude_coefficients(chi2, emulator.scalers.inputs(data.params), len(excess))
     return {
-        "covariance": np.round(excess, 5).tolist(),
+        "covariance": excess.tolist(),
+        "amplitude": {
+            "coefficients": np.round(amplitude, 5).tolist(),
+            "inputs": "x = 2 (p - prior_lo) / (prior_hi - prior_lo) - 1 (the scalers' prior box)",
+            "model": "a(x) = exp(c0 + c[1:] . x) multiplies the emulator covariance",
+            "estimator": "maximum likelihood of chi2 / a ~ chi2_K for every realisation, chi2 = z^T (noise "
+                         "correlation + covariance + diag(epistemic / aleatoric))^-1 z",
+        },
         "units": "single-realisation aleatoric sd of each bin (statistics x r bins, statistic-major)",
         "rows": used,
         "realisations": int(cube.shape[1]),

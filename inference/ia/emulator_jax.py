@@ -174,12 +174,26 @@ class JaxEmulator:
     noise_correlation: np.ndarray | None = None  # (S·B, S·B) of one realisation's noise (emulators.ia.noise)
     error_covariance: np.ndarray | None = None  # (S·B, S·B) in units of σ (emulators.ia.error)
     covariance_scale: float = 1.0  # κ on the frozen emulator covariance (inference.ia.posterior_calibration)
+    amplitude_coefficients: np.ndarray | None = None  # (1 + P,) of a(θ) (emulators.ia.error); None: a = 1
+
+    def covariance_amplitude(self, theta: jax.Array) -> jax.Array:
+        """The factor a(θ) = exp(c₀ + c·x) on the emulator covariance at ``theta`` (P,) physical units, x the
+        network's inputs (:mod:`emulators.ia.error`); 1 when the artifact has none."""
+        if self.amplitude_coefficients is None:
+            return jnp.ones((), jnp.float32)
+        c = jnp.asarray(self.amplitude_coefficients, jnp.float32)
+        return jnp.exp(c[0] + jnp.dot(c[1:], self._inputs(theta)))
+
+    def _inputs(self, theta: jax.Array) -> jax.Array:
+        """The network's inputs x (P,) in [-1, 1] on the scalers' prior box."""
+        sc = self.doc["scalers"]
+        lo, hi = jnp.asarray(sc["prior_lo"]), jnp.asarray(sc["prior_hi"])
+        return (2.0 * (theta - lo) / (hi - lo) - 1.0).astype(jnp.float32)
 
     def passes(self, theta: jax.Array) -> jax.Array:
         """Per-pass outputs (K, 2, S, B) in the transformed space at ``theta`` (P,) physical units."""
         sc = self.doc["scalers"]
-        lo, hi = jnp.asarray(sc["prior_lo"]), jnp.asarray(sc["prior_hi"])
-        x = (2.0 * (theta - lo) / (hi - lo) - 1.0).astype(jnp.float32)
+        x = self._inputs(theta)
         spec = self.doc["forward"]
 
         n_dec = len(spec["decoders"])
@@ -239,6 +253,12 @@ def _covariance_scale(doc: dict) -> float:
     return float(scale.get("value", 1.0))
 
 
+def _amplitude_coefficients(doc: dict) -> np.ndarray | None:
+    """c of the emulator-error entry's amplitude a(θ) (:mod:`emulators.ia.error`); None without one."""
+    amplitude = (doc.get("emulator_error") or {}).get("amplitude")
+    return None if not amplitude else np.asarray(amplitude["coefficients"], float)
+
+
 def load_jax_emulator(
     directory: str | Path, *, n_realisations: int | None = None, mc_seed: int = 0
 ) -> JaxEmulator:
@@ -291,4 +311,5 @@ def load_jax_emulator(
             np.asarray(doc["emulator_error"]["covariance"], float) if doc.get("emulator_error") else None
         ),
         covariance_scale=_covariance_scale(doc),
+        amplitude_coefficients=_amplitude_coefficients(doc),
     )

@@ -21,7 +21,9 @@ When the aleatoric variance enters and the emulator carries a noise correlation 
 independent makes the posterior overconfident. When the epistemic variance enters and the emulator carries
 an excess error E measured on independent mocks (``error_covariance``, :mod:`emulators.ia.error`), its
 part of ``Σ`` gains ``diag(σ₁) E diag(σ₁)`` (σ₁: one realisation's aleatoric sd): the emulator's errors are
-correlated across bins and larger than its ensemble's spread says.
+correlated across bins and larger than its ensemble's spread says; and the emulator's part of ``Σ`` is
+multiplied by the amplitude a(θ) measured with E, which follows how well that covariance describes
+independent mocks across the box.
 
 Emulator variance (``emulator_variance``): ``none`` | ``aleatoric`` | ``epistemic`` | ``both``. The default
 is ``epistemic``: an observation's covariance already describes its own noise (sample variance,
@@ -175,7 +177,8 @@ class IALikelihood:
         correlation C (identity without one) and ``A = J diag(σ_aleatoric)`` per statistic. Epistemic part:
         the diagonal ensemble variance plus the excess error ``A1 E A1^T``, where ``A1`` uses the sd of ONE
         realisation (σ_aleatoric √n for an aleatoric variance of the mean of n; for log statistics this
-        holds to first order in the log-space variance)."""
+        holds to first order in the log-space variance). With E, the whole covariance is multiplied by the
+        amplitude a(θ) the error entry carries (the emulator's ``covariance_amplitude``; 1 without one)."""
         blocks = self._blocks(theta_full)
         mean = jnp.concatenate([b[0] for b in blocks])
         cov = jnp.zeros((mean.size, mean.size), mean.dtype)
@@ -190,6 +193,9 @@ class IALikelihood:
             if err is not None:
                 single = scaled * np.sqrt(getattr(self.emulator, "n_realisations", 1))
                 cov = cov + single @ jnp.asarray(err, scaled.dtype) @ single.T
+                amplitude = getattr(self.emulator, "covariance_amplitude", None)
+                if amplitude is not None:
+                    cov = cov * amplitude(theta_full)
         return mean, cov
 
     def emulator_covariance(self, theta_full: jax.Array) -> jax.Array:

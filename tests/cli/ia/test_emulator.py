@@ -162,6 +162,13 @@ def test_calibrate_error_writes_the_entry_and_the_likelihood_uses_it(
     in_process = np.asarray(emulator_error(load_emulator(trained_emu), other)["covariance"])
     np.testing.assert_allclose(err, in_process, atol=1e-5)
     assert np.abs(err).max() > 1e-3  # a small, briefly trained emulator misses its mocks: E is not zero
+    # the amplitude a(θ) = exp(c0 + c·x), x the parameters scaled to [-1, 1] on the scalers' prior box
+    coef = np.asarray(entry["amplitude"]["coefficients"])
+    assert coef.shape == (len(after.param_names) + 1,)
+    lo, hi = (np.asarray(after.doc["scalers"][k]) for k in ("prior_lo", "prior_hi"))
+    theta = lo + np.array([0.2, 0.9, 0.5])[: len(lo)] * (hi - lo)
+    expected = np.exp(coef[0] + coef[1:] @ (2 * (theta - lo) / (hi - lo) - 1))
+    assert float(after.covariance_amplitude(theta)) == pytest.approx(expected, rel=1e-5)
     assert after.sha256 == before.sha256 and after.digest() != before.digest()  # same weights, new key
 
 

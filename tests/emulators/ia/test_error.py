@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from emulators.ia.error import excess_covariance
+from emulators.ia.error import amplitude_coefficients, excess_covariance, realisation_chi2
 
 
 def _rows(n: int, excess: np.ndarray | None, seed: int) -> tuple[np.ndarray, ...]:
@@ -44,3 +45,31 @@ def test_recovers_an_injected_correlated_error_and_nothing_without_one() -> None
     wrong, _ = excess_covariance(x, mean, var, epi, None)
     assert np.abs(wrong - excess).max() > 0.3
 
+
+
+def test_chi2_is_the_whitened_residual_under_the_model_covariance() -> None:
+    x, mean, var, epi, corr = _rows(30, None, seed=4)
+    x[3, 2, 1, 1] = np.nan  # a failed realisation: its row has no χ²
+    chi2 = realisation_chi2(x, mean, var, epi, corr + 0.1 * np.eye(10))
+    assert np.isnan(chi2[3]).all() and np.isfinite(np.delete(chi2, 3, axis=0)).all()
+    for i in (0, 7, 29):
+        sd = np.sqrt(var[i].reshape(-1))
+        cov = np.outer(sd, sd) * (corr + 0.1 * np.eye(10)) + np.diag(epi[i].reshape(-1))
+        for j in range(4):
+            r = x[i, j].reshape(-1) - mean[i].reshape(-1)
+            assert chi2[i, j] == pytest.approx(r @ np.linalg.inv(cov) @ r, rel=1e-8)
+
+
+def test_amplitude_recovers_an_injected_log_linear_scale() -> None:
+    """χ² of K = 40 bins whose covariance is off by exp(b·(1, x)): the fit returns b to its sampling error
+    (~ sqrt(2 / (N R K)) ≈ 0.005 per coefficient here), and 0 for a covariance that is right."""
+    rng = np.random.default_rng(8)
+    n, r, k = 2000, 4, 40
+    inputs = rng.uniform(-1, 1, size=(n, 3))
+    true = np.array([-0.15, 0.4, 0.0, -0.2])
+    scale = np.exp(true[0] + inputs @ true[1:])
+    chi2 = rng.chisquare(k, size=(n, r)) * scale[:, None]
+    chi2[5, 0] = np.nan  # a row with a failed realisation is left out
+    np.testing.assert_allclose(amplitude_coefficients(chi2, inputs, k), true, atol=0.03)
+    np.testing.assert_allclose(amplitude_coefficients(rng.chisquare(k, size=(n, r)), inputs, k), 0.0,
+                               atol=0.03)

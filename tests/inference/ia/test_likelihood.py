@@ -173,6 +173,30 @@ def test_emulator_error_enters_the_epistemic_covariance(mode: str, n_realisation
         )
 
 
+@pytest.mark.parametrize("mode", list(VARIANCE))
+def test_covariance_amplitude_multiplies_the_emulator_covariance(mode: str) -> None:
+    """With an amplitude a(θ) beside E, the whole emulator covariance (never the data's) is a(θ) times
+    what it is without one, in every form that uses E; without E it plays no part."""
+    emu = varying_standin()
+    emu.noise_correlation = ar1_correlation(18, 0.5)
+    emu.error_covariance = 0.2 * np.eye(18)
+    cov = random_cov(18, seed=21, scale=0.05)
+    obs = observe(emu, np.zeros(3), cov, seed=22)
+    thetas = np.random.default_rng(23).uniform(-1, 1, size=(3, 3))
+    without = build_likelihood(emu, obs, emulator_variance=mode)
+    bases = [np.asarray(without.emulator_covariance(jnp.asarray(t, jnp.float32)), float) for t in thetas]
+    emu.covariance_amplitude = lambda theta: jnp.exp(0.4 * theta[0] - 0.3 * theta[2])
+    like = build_likelihood(emu, obs, emulator_variance=mode)
+    for theta, base in zip(thetas, bases, strict=True):
+        t = jnp.asarray(theta, jnp.float32)
+        factor = np.exp(0.4 * theta[0] - 0.3 * theta[2]) if mode in ("epistemic", "both") else 1.0
+        got = np.asarray(like.emulator_covariance(t))
+        np.testing.assert_allclose(got, factor * base, rtol=1e-4, atol=1e-7)
+        mean = emu.A.astype(float) @ theta + emu.b
+        expected = multivariate_normal.logpdf(obs.data_vector(), mean, obs.cov + factor * base)
+        assert float(like.log_likelihood(t)) == pytest.approx(expected, rel=2e-5)
+
+
 @pytest.mark.parametrize("correlated", [True, False], ids=["noise-correlation", "no-correlation"])
 def test_frozen_emulator_covariance_is_held_at_the_reference_point(correlated: bool) -> None:
     """frozen_at(θ0): the covariance is data + emulator covariance at θ0 for every θ (the mean still
