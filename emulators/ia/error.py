@@ -115,6 +115,9 @@ def amplitude_coefficients(chi2: np.ndarray, inputs: np.ndarray, k: int, iterati
     return b
 
 
+AMPLITUDE_ROWS_PER_COEFFICIENT = 5  # fewer finite rows than this per coefficient: no amplitude (a = 1)
+
+
 def read_error_mocks(mocks: str | os.PathLike[str], training_sha256: str | None, param_names: list[str],
                      r_edges: np.ndarray) -> MockData:
     """The usable rows of ``mocks`` (docs/ARCHITECTURE.md 3.1), checked to be independent of the training file
@@ -138,7 +141,8 @@ def read_error_mocks(mocks: str | os.PathLike[str], training_sha256: str | None,
 def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> dict:
     """The artifact's ``emulator_error`` entry measured on every usable row of ``mocks`` (docs/ARCHITECTURE.md
     3.1, read and checked by :func:`read_error_mocks`), which must share the emulator's parameters and bins
-    and must not be its training file."""
+    and must not be its training file. The amplitude is null (a = 1) when the mocks have fewer than
+    ``AMPLITUDE_ROWS_PER_COEFFICIENT`` finite rows per coefficient."""
     data = read_error_mocks(mocks, emulator.meta.get("data", {}).get("sha256"), list(emulator.param_names),
                             emulator.r_edges)
     cube = read_realisations(mocks, data.row_index)
@@ -148,16 +152,19 @@ def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> di
     excess = np.round(excess, 5)
     model = excess + (np.eye(len(excess)) if corr is None else corr)
     chi2 = realisation_chi2(cube, pred.mean, pred.aleatoric, pred.epistemic, model)
-    amplitude = amplitude_coefficients(chi2, emulator.scalers.inputs(data.params), len(excess))
-    return {
-        "covariance": excess.tolist(),
-        "amplitude": {
-            "coefficients": np.round(amplitude, 5).tolist(),
+    amplitude = None
+    if np.isfinite(chi2).all(axis=1).sum() >= AMPLITUDE_ROWS_PER_COEFFICIENT * (len(data.param_names) + 1):
+        amplitude = {
+            "coefficients": np.round(
+                amplitude_coefficients(chi2, emulator.scalers.inputs(data.params), len(excess)), 5).tolist(),
             "inputs": "x = 2 (p - prior_lo) / (prior_hi - prior_lo) - 1 (the scalers' prior box)",
             "model": "a(x) = exp(c0 + c[1:] . x) multiplies the emulator covariance",
             "estimator": "maximum likelihood of chi2 / a ~ chi2_K for every realisation, chi2 = z^T (noise "
                          "correlation + covariance + diag(epistemic / aleatoric))^-1 z",
-        },
+        }
+    return {
+        "covariance": excess.tolist(),
+        "amplitude": amplitude,
         "units": "single-realisation aleatoric sd of each bin (statistics x r bins, statistic-major)",
         "rows": used,
         "realisations": int(cube.shape[1]),
