@@ -43,6 +43,21 @@ from emulators.ia.data import MockData, read_mocks
 from emulators.ia.emulator import TorchEmulator
 from emulators.ia.noise import read_realisations
 
+AMPLITUDE_ROWS_PER_COEFFICIENT = 5  # fewer finite rows than this per coefficient: no amplitude (a = 1)
+
+
+def _standardised(
+    realisations: np.ndarray, mean: np.ndarray, aleatoric_var: np.ndarray, epistemic_var: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The usable rows (N,) (every entry finite, σ > 0), and for them ``z = (x - μ) / σ`` (N', R, S·B) and
+    ``v_epi / σ²`` (N', S·B). Shapes as in :func:`excess_covariance`."""
+    n, r = realisations.shape[:2]
+    x = realisations.reshape(n, r, -1)
+    mu, var, epi = (a.reshape(n, -1) for a in (mean, aleatoric_var, epistemic_var))
+    ok = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(mu).all(axis=1) & (var > 0).all(axis=1)
+    sd = np.sqrt(var[ok])
+    return ok, (x[ok] - mu[ok][:, None]) / sd[:, None], epi[ok] / sd**2
+
 
 def excess_covariance(
     realisations: np.ndarray,
@@ -59,17 +74,12 @@ def excess_covariance(
     Rows with a non-finite entry are skipped. Negative eigenvalues (where the emulator's covariance is
     larger than the residuals') are set to zero.
     """
-    n, r = realisations.shape[:2]
-    x = realisations.reshape(n, r, -1)
-    mu, var, epi = (a.reshape(n, -1) for a in (mean, aleatoric_var, epistemic_var))
-    ok = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(mu).all(axis=1) & (var > 0).all(axis=1)
+    ok, z, epi = _standardised(realisations, mean, aleatoric_var, epistemic_var)
     if ok.sum() < 2:
         raise ValueError("emulator error: needs at least 2 finite rows")
-    sd = np.sqrt(var[ok])
-    z = (x[ok] - mu[ok][:, None]) / sd[:, None]
-    second = np.einsum("nri,nrj->ij", z, z) / (ok.sum() * r)
-    corr = np.eye(x.shape[2]) if noise_corr is None else np.asarray(noise_corr, float)
-    excess = second - corr - np.diag(np.mean(epi[ok] / sd**2, axis=0))
+    second = np.einsum("nri,nrj->ij", z, z) / z.shape[0] / z.shape[1]
+    corr = np.eye(z.shape[2]) if noise_corr is None else np.asarray(noise_corr, float)
+    excess = second - corr - np.diag(np.mean(epi, axis=0))
     values, vectors = np.linalg.eigh(0.5 * (excess + excess.T))
     return (vectors * np.clip(values, 0.0, None)) @ vectors.T, int(ok.sum())
 
@@ -84,25 +94,24 @@ def realisation_chi2(
     """χ² (N, R) of every realisation at its row's prediction under the covariance ``diag(σ) model
     diag(σ) + diag(v_epi)`` (``model``: (S·B, S·B) in units of σ, e.g. ``C + E``); NaN for a row with a
     non-finite entry. Shapes as in :func:`excess_covariance`."""
-    n, r = realisations.shape[:2]
-    x = realisations.reshape(n, r, -1)
-    mu, var, epi = (a.reshape(n, -1) for a in (mean, aleatoric_var, epistemic_var))
-    chi2 = np.full((n, r), np.nan)
-    ok = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(mu).all(axis=1) & (var > 0).all(axis=1)
-    for i in np.flatnonzero(ok):
-        sd = np.sqrt(var[i])
-        white = np.linalg.solve(np.linalg.cholesky(model + np.diag(epi[i] / sd**2)), ((x[i] - mu[i]) / sd).T)
+    ok, z, epi = _standardised(realisations, mean, aleatoric_var, epistemic_var)
+    chi2 = np.full(realisations.shape[:2], np.nan)
+    for i, zi, ei in zip(np.flatnonzero(ok), z, epi, strict=True):
+        white = np.linalg.solve(np.linalg.cholesky(model + np.diag(ei)), zi.T)
         chi2[i] = np.sum(white**2, axis=0)
     return chi2
 
 
-def amplitude_coefficients(chi2: np.ndarray, inputs: np.ndarray, k: int, iterations: int = 100) -> np.ndarray:
+def amplitude_coefficients(
+    chi2: np.ndarray, inputs: np.ndarray, k: int, iterations: int = 100
+) -> np.ndarray | None:
     """Coefficients ``b`` (1 + P,) of ``a(x) = exp(b₀ + b·x)`` maximising the likelihood of ``χ²_ij / a(x_i)
     ~ χ²_k`` (Fisher scoring) over the rows (N, R) of ``chi2`` whose realisations are all finite, at their
-    inputs (N, P)."""
+    inputs (N, P); None (a = 1) with fewer than ``AMPLITUDE_ROWS_PER_COEFFICIENT`` such rows per
+    coefficient."""
     ok = np.isfinite(chi2).all(axis=1)
-    if ok.sum() <= inputs.shape[1] + 1:
-        raise ValueError("covariance amplitude: needs more finite rows than coefficients")
+    if ok.sum() < AMPLITUDE_ROWS_PER_COEFFICIENT * (inputs.shape[1] + 1):
+        return None
     design = np.column_stack([np.ones(ok.sum()), inputs[ok]])
     total, count = chi2[ok].sum(axis=1), chi2.shape[1] * k
     b = np.zeros(design.shape[1])
@@ -113,9 +122,6 @@ def amplitude_coefficients(chi2: np.ndarray, inputs: np.ndarray, k: int, iterati
         if np.abs(step).max() < 1e-10:
             break
     return b
-
-
-AMPLITUDE_ROWS_PER_COEFFICIENT = 5  # fewer finite rows than this per coefficient: no amplitude (a = 1)
 
 
 def read_error_mocks(mocks: str | os.PathLike[str], training_sha256: str | None, param_names: list[str],
@@ -141,8 +147,8 @@ def read_error_mocks(mocks: str | os.PathLike[str], training_sha256: str | None,
 def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> dict:
     """The artifact's ``emulator_error`` entry measured on every usable row of ``mocks`` (docs/ARCHITECTURE.md
     3.1, read and checked by :func:`read_error_mocks`), which must share the emulator's parameters and bins
-    and must not be its training file. The amplitude is null (a = 1) when the mocks have fewer than
-    ``AMPLITUDE_ROWS_PER_COEFFICIENT`` finite rows per coefficient."""
+    and must not be its training file. The amplitude is null (a = 1) when the mocks are too few for it
+    (:func:`amplitude_coefficients`)."""
     data = read_error_mocks(mocks, emulator.meta.get("data", {}).get("sha256"), list(emulator.param_names),
                             emulator.r_edges)
     cube = read_realisations(mocks, data.row_index)
@@ -152,11 +158,11 @@ def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> di
     excess = np.round(excess, 5)
     model = excess + (np.eye(len(excess)) if corr is None else corr)
     chi2 = realisation_chi2(cube, pred.mean, pred.aleatoric, pred.epistemic, model)
+    coefficients = amplitude_coefficients(chi2, emulator.scalers.inputs(data.params), len(excess))
     amplitude = None
-    if np.isfinite(chi2).all(axis=1).sum() >= AMPLITUDE_ROWS_PER_COEFFICIENT * (len(data.param_names) + 1):
+    if coefficients is not None:
         amplitude = {
-            "coefficients": np.round(
-                amplitude_coefficients(chi2, emulator.scalers.inputs(data.params), len(excess)), 5).tolist(),
+            "coefficients": np.round(coefficients, 5).tolist(),
             "inputs": "x = 2 (p - prior_lo) / (prior_hi - prior_lo) - 1 (the scalers' prior box)",
             "model": "a(x) = exp(c0 + c[1:] . x) multiplies the emulator covariance",
             "estimator": "maximum likelihood of chi2 / a ~ chi2_K for every realisation, chi2 = z^T (noise "

@@ -46,7 +46,6 @@ def test_recovers_an_injected_correlated_error_and_nothing_without_one() -> None
     assert np.abs(wrong - excess).max() > 0.3
 
 
-
 def test_chi2_is_the_whitened_residual_under_the_model_covariance() -> None:
     x, mean, var, epi, corr = _rows(30, None, seed=4)
     x[3, 2, 1, 1] = np.nan  # a failed realisation: its row has no χ²
