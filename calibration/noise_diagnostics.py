@@ -1,4 +1,4 @@
-"""Why the 7-parameter posteriors of single held-out realisations are too narrow: five measurements on the
+"""Why the 7-parameter posteriors of single held-out realisations are too narrow: six measurements on the
 held-out file, printed as one JSON line each (README, "Calibrating the IA fit").
 
     python calibration/noise_diagnostics.py [--injections 20] [--emulator DIR --held-out FILE]
@@ -24,18 +24,28 @@ were measured on the emulator shipped before it and ``held_out_default.h5`` (the
   the artifact's covariance scale κ: the share of injections whose truth lies inside the linearised
   posterior's 68% and 95% intervals, per parameter. On the emulator shipped before, its finished run's NUTS
   68% coverage trailed this forecast by 0.01 to 0.13 per parameter.
+- ``laplace_forecast``: the fit's non-linear steps, cheaply (about 1.5 s per injection instead of NUTS's
+  minutes), for the same 200-injection choice: per injection the mode of the likelihood whose covariance
+  follows θ, found by local ascent from the truth (the fit searches the whole box), the covariance held there
+  (times κ), Gauss-Newton to the held likelihood's mode, and its Laplace sd; the truth's place ``u`` in that
+  Gaussian cut to the prior box, per parameter; coverage as the run counts it (README, "Calibrating the IA
+  fit", has how it compares with NUTS).
+
+``--only NAME`` runs one of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import optimize as scipy_optimize
 from scipy import stats as scipy_stats
 
 from emulators.ia.default_emulator import default_emulator_path
@@ -164,20 +174,88 @@ def linear_forecast(like: IALikelihood, held: HeldOut) -> dict:
             "coverage": cover}
 
 
+def laplace_fitter(like: IALikelihood, steps: int = 8) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``u(truth, data)``: the truth's place (P,) in the Laplace approximation of one fit of ``data`` (D,),
+    all parameters free. The local mode from ``truth`` of the likelihood whose covariance follows θ (uniform
+    prior, in the fit's logit coordinates), the held covariance there (κ included), ``steps`` damped
+    Gauss-Newton steps to the held likelihood's mode, and per parameter the Gaussian of its Laplace sd cut to
+    the prior box. Compiled once per likelihood."""
+    lo, hi = np.asarray(like.space.lo, float), np.asarray(like.space.hi, float)
+    margin = 1e-6 * (hi - lo)
+
+    def minus_log_post(v: jax.Array, x: jax.Array) -> jax.Array:  # the mode search's objective, negated
+        theta = jnp.asarray(lo) + jnp.asarray(hi - lo) * jax.nn.sigmoid(v)
+        zero = jnp.zeros((x.size, x.size), x.dtype)
+        jacobian = jnp.sum(jax.nn.log_sigmoid(v) + jax.nn.log_sigmoid(-v))
+        return -(like.log_likelihood(theta, x, zero) + jacobian)
+
+    def mean(theta: jax.Array) -> jax.Array:
+        return like.model_covariance(theta)[0]
+
+    value_grad = jax.jit(jax.value_and_grad(minus_log_post))
+    mean_jac = jax.jit(lambda theta: (mean(theta), jax.jacfwd(mean)(theta)))
+    held = jax.jit(like.held_covariance)
+
+    def u(truth: np.ndarray, data: np.ndarray) -> np.ndarray:
+        x = jnp.asarray(data, jnp.float32)
+        frac = np.clip((truth - lo) / (hi - lo), 1e-4, 1 - 1e-4)
+        found = scipy_optimize.minimize(
+            lambda v: tuple(np.asarray(a, float) for a in value_grad(jnp.asarray(v, jnp.float32), x)),
+            np.log(frac / (1 - frac)), jac=True, method="L-BFGS-B")
+        theta = lo + (hi - lo) / (1 + np.exp(-found.x))
+        inverse_cov = np.linalg.inv(np.asarray(held(jnp.asarray(theta, jnp.float32)), float))
+        for step in range(steps + 1):
+            model, jac = (np.asarray(a, float) for a in mean_jac(jnp.asarray(theta, jnp.float32)))
+            weighted = inverse_cov @ jac
+            fisher = jac.T @ weighted
+            if step < steps:
+                move = np.linalg.solve(fisher, weighted.T @ (data - model))
+                theta = np.clip(theta + 0.7 * move, lo + margin, hi - margin)
+        sd = np.sqrt(np.diag(np.linalg.inv(fisher)))
+        below, above = scipy_stats.norm.cdf((lo - theta) / sd), scipy_stats.norm.cdf((hi - theta) / sd)
+        return (scipy_stats.norm.cdf((truth - theta) / sd) - below) / np.maximum(above - below, 1e-12)
+
+    return u
+
+
+def laplace_forecast(like: IALikelihood, held: HeldOut) -> dict:
+    """Coverage of the 200-injection run's realisations by :func:`laplace_fitter`: per parameter, pooled."""
+    pick, real = run_choice(held)
+    fit = laplace_fitter(like)
+    u = np.array([fit(held.params[row], held.realisations[row, one].reshape(-1))
+                  for row, one in zip(pick, real, strict=True)])
+    u = u[np.isfinite(u).all(axis=1)]
+    inside = {level: np.abs(u - 0.5) <= level / 2 for level in LEVELS}
+    return {"what": "laplace_forecast", "injections": len(u), "kappa": like.covariance_scale,
+            "coverage": {f"{level:g}": dict(zip(like.space.names, a.mean(axis=0).round(3).tolist(),
+                                                strict=True)) for level, a in inside.items()},
+            "pooled": {f"{level:g}": round(float(a.mean()), 3) for level, a in inside.items()}}
+
+
+MEASUREMENTS = ("chi2_at_truth", "support", "freeze_point", "emulator_bias", "linear_forecast",
+                "laplace_forecast")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--injections", type=int, default=20)
     ap.add_argument("--emulator", type=Path, default=default_emulator_path(), help="emulator artifact folder")
     ap.add_argument("--held-out", type=Path, default=HELD_OUT, help="its world's held-out mocks")
+    ap.add_argument("--only", choices=MEASUREMENTS, help="run this measurement alone")
     args = ap.parse_args()
     emulator = load_jax_emulator(args.emulator, n_realisations=1)
     held = read_held_out(args.held_out, emulator)
     like = injection_likelihood(emulator, held, STATISTICS, ValidationSettings().emulator_variance)
-    print(json.dumps(chi2_at_truth(like, held)))
-    print(json.dumps(support(args.held_out, tuple(emulator.param_names))))
-    print(json.dumps(freeze_point(like, held, args.injections)), flush=True)
-    print(json.dumps(emulator_bias(like, held)))
-    print(json.dumps(linear_forecast(like, held)))
+    measure = {
+        "chi2_at_truth": lambda: chi2_at_truth(like, held),
+        "support": lambda: support(args.held_out, tuple(emulator.param_names)),
+        "freeze_point": lambda: freeze_point(like, held, args.injections),
+        "emulator_bias": lambda: emulator_bias(like, held),
+        "linear_forecast": lambda: linear_forecast(like, held),
+        "laplace_forecast": lambda: laplace_forecast(like, held),
+    }
+    for name in [args.only] if args.only else MEASUREMENTS:
+        print(json.dumps(measure[name]()), flush=True)
 
 
 if __name__ == "__main__":
