@@ -52,7 +52,7 @@ from emulators.ia.default_emulator import default_emulator_path
 from inference.ia.emulator_jax import load_jax_emulator
 from inference.ia.held_out import HeldOut, read_held_out
 from inference.ia.likelihood import IALikelihood
-from inference.ia.mode_search import likelihood_mode_finder
+from inference.ia.mode_search import from_box, likelihood_mode_finder, logit_log_posterior, to_box
 from inference.ia.observations import STATISTICS
 from inference.ia.validation.report import LEVELS
 from inference.ia.validation.run import ValidationSettings, choose_injections, injection_likelihood
@@ -181,37 +181,35 @@ def laplace_fitter(like: IALikelihood, steps: int = 8) -> Callable[[np.ndarray, 
     Gauss-Newton steps to the held likelihood's mode, and per parameter the Gaussian of its Laplace sd cut to
     the prior box. Compiled once per likelihood."""
     lo, hi = np.asarray(like.space.lo, float), np.asarray(like.space.hi, float)
+    box = jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32)
     margin = 1e-6 * (hi - lo)
-
-    def minus_log_post(v: jax.Array, x: jax.Array) -> jax.Array:  # the mode search's objective, negated
-        theta = jnp.asarray(lo) + jnp.asarray(hi - lo) * jax.nn.sigmoid(v)
-        zero = jnp.zeros((x.size, x.size), x.dtype)
-        jacobian = jnp.sum(jax.nn.log_sigmoid(v) + jax.nn.log_sigmoid(-v))
-        return -(like.log_likelihood(theta, x, zero) + jacobian)
+    log_posterior = logit_log_posterior(like.log_likelihood, *box)
 
     def mean(theta: jax.Array) -> jax.Array:
         return like.model_covariance(theta)[0]
 
-    value_grad = jax.jit(jax.value_and_grad(minus_log_post))
+    value_grad = jax.jit(jax.value_and_grad(
+        lambda v, x: -log_posterior(v, x, jnp.zeros((x.size, x.size), x.dtype))))
     mean_jac = jax.jit(lambda theta: (mean(theta), jax.jacfwd(mean)(theta)))
     held = jax.jit(like.held_covariance)
 
     def u(truth: np.ndarray, data: np.ndarray) -> np.ndarray:
         x = jnp.asarray(data, jnp.float32)
-        frac = np.clip((truth - lo) / (hi - lo), 1e-4, 1 - 1e-4)
         found = scipy_optimize.minimize(
             lambda v: tuple(np.asarray(a, float) for a in value_grad(jnp.asarray(v, jnp.float32), x)),
-            np.log(frac / (1 - frac)), jac=True, method="L-BFGS-B")
-        theta = lo + (hi - lo) / (1 + np.exp(-found.x))
+            np.asarray(from_box(jnp.asarray(truth, jnp.float32), *box), float), jac=True, method="L-BFGS-B")
+        theta = np.asarray(to_box(jnp.asarray(found.x, jnp.float32), *box), float)
         inverse_cov = np.linalg.inv(np.asarray(held(jnp.asarray(theta, jnp.float32)), float))
-        for step in range(steps + 1):
+
+        def fisher_at(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # F and Jᵀ C⁻¹ (d − μ)
             model, jac = (np.asarray(a, float) for a in mean_jac(jnp.asarray(theta, jnp.float32)))
             weighted = inverse_cov @ jac
-            fisher = jac.T @ weighted
-            if step < steps:
-                move = np.linalg.solve(fisher, weighted.T @ (data - model))
-                theta = np.clip(theta + 0.7 * move, lo + margin, hi - margin)
-        sd = np.sqrt(np.diag(np.linalg.inv(fisher)))
+            return jac.T @ weighted, weighted.T @ (data - model)
+
+        for _ in range(steps):
+            fisher, score = fisher_at(theta)
+            theta = np.clip(theta + 0.7 * np.linalg.solve(fisher, score), lo + margin, hi - margin)
+        sd = np.sqrt(np.diag(np.linalg.inv(fisher_at(theta)[0])))
         below, above = scipy_stats.norm.cdf((lo - theta) / sd), scipy_stats.norm.cdf((hi - theta) / sd)
         return (scipy_stats.norm.cdf((truth - theta) / sd) - below) / np.maximum(above - below, 1e-12)
 

@@ -40,25 +40,38 @@ class ModeSearch:
 CHUNK = 1024  # draws scored together (bounds the memory of the batched forward pass)
 
 
-def _to_box(u: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:
+def to_box(u: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:
+    """Physical parameters from the unconstrained (logit) coordinates that NUTS samples."""
     return lo + (hi - lo) * jax.nn.sigmoid(u)
 
 
-def _from_box(theta: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:
+def from_box(theta: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:
+    """Unconstrained (logit) coordinates of physical parameters in the box (held 1e-6 inside its edges)."""
     frac = jnp.clip((theta - lo) / (hi - lo), 1e-6, 1 - 1e-6)
     return jnp.log(frac) - jnp.log1p(-frac)
 
 
+def logit_log_posterior(loglike: LogLike, lo: jax.Array, hi: jax.Array) -> LogLike:
+    """``f(u, data, cov)``: the log posterior of a uniform prior on the box in logit coordinates (the search's
+    objective); -inf where it is not finite."""
+    def objective(u: jax.Array, data: jax.Array, cov: jax.Array) -> jax.Array:
+        jac = jnp.sum(jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u))
+        value = loglike(to_box(u, lo, hi), data, cov) + jac
+        return jnp.where(jnp.isfinite(value), value, -jnp.inf)
+
+    return objective
+
+
 def _search_one(loglike: LogLike, lo: jax.Array, hi: jax.Array, cfg: ModeSearch, key: jax.Array,
                 data: jax.Array, cov: jax.Array) -> jax.Array:
-    def objective(u: jax.Array) -> jax.Array:  # log posterior in logit coordinates (uniform prior)
-        jac = jnp.sum(jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u))
-        value = loglike(_to_box(u, lo, hi), data, cov) + jac
-        return jnp.where(jnp.isfinite(value), value, -jnp.inf)
+    log_posterior = logit_log_posterior(loglike, lo, hi)
+
+    def objective(u: jax.Array) -> jax.Array:
+        return log_posterior(u, data, cov)
 
     draws = jax.random.uniform(key, (cfg.n_draws, lo.size), minval=lo, maxval=hi)
     chunks = draws.reshape(-1, min(CHUNK, cfg.n_draws), lo.size)
-    scores = jax.lax.map(jax.vmap(lambda t: objective(_from_box(t, lo, hi))), chunks).reshape(-1)
+    scores = jax.lax.map(jax.vmap(lambda t: objective(from_box(t, lo, hi))), chunks).reshape(-1)
     best = jnp.argsort(-scores)[: cfg.n_starts]
     init, update, params = optimizers.adam(cfg.learning_rate)
     grad = jax.vmap(jax.grad(lambda u: -objective(u)))
@@ -67,9 +80,9 @@ def _search_one(loglike: LogLike, lo: jax.Array, hi: jax.Array, cfg: ModeSearch,
         g = grad(params(state))
         return update(i, jnp.where(jnp.isfinite(g), g, 0.0), state)
 
-    ends = params(jax.lax.fori_loop(0, cfg.steps, step, init(_from_box(draws[best], lo, hi))))
+    ends = params(jax.lax.fori_loop(0, cfg.steps, step, init(from_box(draws[best], lo, hi))))
     values = jax.vmap(objective)(ends)
-    return _to_box(ends[jnp.argmax(values)], lo, hi)
+    return to_box(ends[jnp.argmax(values)], lo, hi)
 
 
 def mode_finder(loglike: LogLike, lo: np.ndarray, hi: np.ndarray, *, batch: bool = False,
