@@ -78,12 +78,14 @@ def calibrate_error(
     emulator: Annotated[Path, typer.Argument(help="Artifact directory written by `iaemu train`.")],
     mocks: Annotated[Path, typer.Argument(
         help="Independent mocks (not the training file), docs/ARCHITECTURE.md 3.1.")],
+    amplitude: Annotated[bool, typer.Option(
+        "--amplitude", help="Also fit the covariance amplitude a(θ) (emulators.ia.error).")] = False,
 ) -> None:
     """Measure the emulator's error beyond its own variances on independent mocks and store it in the
     artifact (the likelihood adds it to the epistemic covariance)."""
     from emulators.ia.error import add_emulator_error
 
-    print(_error_line(add_emulator_error(emulator, mocks)))
+    print(_error_line(add_emulator_error(emulator, mocks, amplitude=amplitude)))
     print(f"wrote {emulator}")
 
 

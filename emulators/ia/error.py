@@ -16,16 +16,20 @@ likelihood adds ``diag(σ) E diag(σ)`` to the epistemic covariance (:mod:`infer
 ``E`` is one matrix for the whole box, but how well the covariance describes the mocks depends on θ: on the
 shipped emulator's error mocks a realisation's χ²/K at its truth ran from 0.64 to 1.14 by fifth of log M1
 (the noise correlation of small-r ξ falls from 0.77 to 0.15 across the box, and the network's variance
-overstates the scatter where satellites are many). So the entry also carries an amplitude
-``a(θ) = exp(b₀ + b·x)``, x the network's inputs (the parameters scaled to [-1, 1] on the prior box),
-fitted by maximum likelihood to every realisation's ``χ² = z^T M^-1 z`` with ``M = C + E + diag(v_epi /
-σ²)``, as ``χ² / a`` ~ χ²_K; the likelihood multiplies the emulator covariance by it
-(:meth:`inference.ia.likelihood.IALikelihood.model_covariance`).
+overstates the scatter where satellites are many). On request (``amplitude=True``, ``iaemu
+calibrate-error --amplitude``) the entry also carries an amplitude ``a(θ) = exp(b₀ + b·x)``, x the network's
+inputs (the parameters scaled to [-1, 1] on the prior box), fitted by maximum likelihood to every
+realisation's ``χ² = z^T M^-1 z`` with ``M = C + E + diag(v_epi / σ²)``, as ``χ² / a`` ~ χ²_K; the
+likelihood multiplies the emulator covariance by it
+(:meth:`inference.ia.likelihood.IALikelihood.model_covariance`). It is off by default: on the shipped
+emulator it brings χ²/K to 0.99-1.04 in every fifth of log M1 of the held-out file, but leaves the NUTS
+posteriors of the calibration injections as they were (README, "Calibrating the IA fit").
 
 Usage::
 
     entry = emulator_error(emulator, "independent_mocks.h5")   # the artifact's "emulator_error" entry
     add_emulator_error("emu/", "independent_mocks.h5")          # measured and written into emu/
+    add_emulator_error("emu/", "independent_mocks.h5", amplitude=True)   # with a(θ)
 """
 
 from __future__ import annotations
@@ -144,11 +148,13 @@ def read_error_mocks(mocks: str | os.PathLike[str], training_sha256: str | None,
     return data
 
 
-def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> dict:
+def emulator_error(
+    emulator: TorchEmulator, mocks: str | os.PathLike[str], *, amplitude: bool = False
+) -> dict:
     """The artifact's ``emulator_error`` entry measured on every usable row of ``mocks`` (docs/ARCHITECTURE.md
     3.1, read and checked by :func:`read_error_mocks`), which must share the emulator's parameters and bins
-    and must not be its training file. The amplitude is null (a = 1) when the mocks are too few for it
-    (:func:`amplitude_coefficients`)."""
+    and must not be its training file. The amplitude a(θ) is fitted only when ``amplitude`` is set, and is
+    null (a = 1) otherwise or when the mocks are too few for it (:func:`amplitude_coefficients`)."""
     data = read_error_mocks(mocks, emulator.meta.get("data", {}).get("sha256"), list(emulator.param_names),
                             emulator.r_edges)
     cube = read_realisations(mocks, data.row_index)
@@ -156,12 +162,14 @@ def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> di
     corr = None if emulator.noise is None else np.asarray(emulator.noise["correlation"], float)
     excess, used = excess_covariance(cube, pred.mean, pred.aleatoric, pred.epistemic, corr)
     excess = np.round(excess, 5)
-    model = excess + (np.eye(len(excess)) if corr is None else corr)
-    chi2 = realisation_chi2(cube, pred.mean, pred.aleatoric, pred.epistemic, model)
-    coefficients = amplitude_coefficients(chi2, emulator.scalers.inputs(data.params), len(excess))
-    amplitude = None
+    coefficients = None
+    if amplitude:
+        model = excess + (np.eye(len(excess)) if corr is None else corr)
+        chi2 = realisation_chi2(cube, pred.mean, pred.aleatoric, pred.epistemic, model)
+        coefficients = amplitude_coefficients(chi2, emulator.scalers.inputs(data.params), len(excess))
+    fitted = None
     if coefficients is not None:
-        amplitude = {
+        fitted = {
             "coefficients": np.round(coefficients, 5).tolist(),
             "inputs": "x = 2 (p - prior_lo) / (prior_hi - prior_lo) - 1 (the scalers' prior box)",
             "model": "a(x) = exp(c0 + c[1:] . x) multiplies the emulator covariance",
@@ -170,7 +178,7 @@ def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> di
         }
     return {
         "covariance": excess.tolist(),
-        "amplitude": amplitude,
+        "amplitude": fitted,
         "units": "single-realisation aleatoric sd of each bin (statistics x r bins, statistic-major)",
         "rows": used,
         "realisations": int(cube.shape[1]),
@@ -180,13 +188,15 @@ def emulator_error(emulator: TorchEmulator, mocks: str | os.PathLike[str]) -> di
     }
 
 
-def add_emulator_error(artifact: str | os.PathLike[str], mocks: str | os.PathLike[str]) -> dict:
-    """Measure the emulator error of the artifact directory ``artifact`` on ``mocks`` and write it into its
-    ``emulator.json`` (atomically; the weights are untouched). Returns the entry."""
+def add_emulator_error(artifact: str | os.PathLike[str], mocks: str | os.PathLike[str], *,
+                       amplitude: bool = False) -> dict:
+    """Measure the emulator error of the artifact directory ``artifact`` on ``mocks`` (with a(θ) when
+    ``amplitude``) and write it into its ``emulator.json`` (atomically; the weights are untouched). Returns
+    the entry."""
     from emulators.ia.artifact import load_emulator, read_json
 
     doc = read_json(artifact)
-    entry = emulator_error(load_emulator(artifact), mocks)
+    entry = emulator_error(load_emulator(artifact), mocks, amplitude=amplitude)
     doc["emulator_error"] = entry
     with atomic_file(Path(artifact) / EMULATOR_JSON) as tmp:
         tmp.write_text(json.dumps(doc, indent=1))

@@ -147,7 +147,7 @@ def test_calibrate_error_writes_the_entry_and_the_likelihood_uses_it(
     assert_one_line_exit_2(iaemu("calibrate-error", emu, other_bins), "bins.h5", "/r_edges")
     assert load_jax_emulator(emu).error_covariance is None  # nothing written by the refusals
     other = write_dataset(tmp_path / "other.h5", 60, 4, n_bins=6, seed=11)
-    result = iaemu("calibrate-error", emu, other)
+    result = iaemu("calibrate-error", emu, other, "--amplitude")
     assert result.returncode == 0, result.stderr
     assert "emulator error on 60 independent rows" in result.stdout
     after = load_jax_emulator(emu)
@@ -159,8 +159,9 @@ def test_calibrate_error_writes_the_entry_and_the_likelihood_uses_it(
     from emulators.ia.error import emulator_error
 
     # the CLI wrote the estimator's value (its numbers are tested in tests/emulators/ia/test_error.py)
-    in_process = np.asarray(emulator_error(load_emulator(trained_emu), other)["covariance"])
-    np.testing.assert_allclose(err, in_process, atol=1e-5)
+    in_process = emulator_error(load_emulator(trained_emu), other)
+    np.testing.assert_allclose(err, np.asarray(in_process["covariance"]), atol=1e-5)
+    assert in_process["amplitude"] is None  # a(θ) only on request
     assert np.abs(err).max() > 1e-3  # a small, briefly trained emulator misses its mocks: E is not zero
     # the amplitude a(θ) = exp(c0 + c·x), x the parameters scaled to [-1, 1] on the scalers' prior box
     coef = np.asarray(entry["amplitude"]["coefficients"])
