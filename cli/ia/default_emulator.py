@@ -43,6 +43,10 @@ def show() -> None:
         kappa = (f"{scale['value']:.4g} from {' + '.join(map(str, scale_steps(scale)))} injections" if scale
                  else "1 (uncalibrated)")
         print(f"emulator error measured on {error['rows']} independent rows; fit covariance scale κ {kappa}")
+        widened = {n: d for n, d in ((scale or {}).get("parameter_variance") or {}).items() if d > 0}
+        if widened:
+            print("parameter sd √D held beside it: "
+                  + ", ".join(f"{n} {d ** 0.5:.3g}" for n, d in widened.items()))
 
 
 @app.command("install")

@@ -92,17 +92,19 @@ def calibrate_error(
 @user_errors
 def calibrate_scale(
     emulator: Annotated[Path, typer.Argument(help="Artifact directory with an emulator-error entry.")],
-    validation: Annotated[Path, typer.Argument(help="`iaemu validate` output of this artifact on "
-                                                    "independent mocks.")],
+    validations: Annotated[list[Path], typer.Argument(
+        help="`iaemu validate` outputs of this artifact (under any calibration it has carried) on "
+             "independent mocks.")],
 ) -> None:
-    """Measure the factor κ on the held emulator covariance that makes the pooled 68% coverage of a
-    validation on independent mocks nominal, and store it in the artifact (times the κ it already carries,
-    which the entry keeps as the step before)."""
+    """Measure the calibration of the fit on validations on independent mocks and store it in the artifact:
+    the factor κ on the held emulator covariance and a variance D per parameter that together make each
+    parameter's 68% coverage nominal (the calibration before it is kept in the entry)."""
     from inference.ia.posterior_calibration import add_covariance_scale
 
-    entry = add_covariance_scale(emulator, validation)
-    print(f"covariance scale {entry['value']:.4f} (measured {entry['measured']:.4f} on "
-          f"{entry['injections']} injections × {entry['parameters']} parameters)")
+    entry = add_covariance_scale(emulator, validations)
+    widened = ", ".join(f"{n} {d ** 0.5:.3g}" for n, d in entry["parameter_variance"].items() if d > 0)
+    print(f"covariance scale κ {entry['value']:.4f}, parameter sd √D: {widened or 'none'} (from "
+          f"{' + '.join(map(str, entry['injections']))} injections × {entry['parameters']} parameters)")
     print(f"wrote {emulator}")
 
 

@@ -50,6 +50,18 @@ def _amplitude(x: Any, n_params: int) -> bool:
     return x is None or (isinstance(x, dict) and _numbers(x.get("coefficients"), n_params + 1))
 
 
+def _calibration(x: Any, names: list[str]) -> bool:
+    """No calibration, or one with κ > 0 and, if any, a variance D ≥ 0 for every parameter
+    (inference.ia.posterior_calibration)."""
+    if x is None:
+        return True
+    if not isinstance(x, dict) or not _numbers([x.get("value")], 1) or not x["value"] > 0:
+        return False
+    extra = x.get("parameter_variance")
+    return extra is None or (isinstance(extra, dict) and set(extra) == set(names)
+                             and _numbers(list(extra.values()), len(names)) and min(extra.values()) >= 0)
+
+
 # key -> (test, expectation); the tests that need other keys come after the keys they read
 _TOP: dict[str, tuple[Callable[[Any], bool], str]] = {
     "statistics": (lambda x: isinstance(x, list) and bool(x) and all(s in STATISTICS for s in x)
@@ -101,9 +113,11 @@ def _dependent(doc: dict) -> dict[str, tuple[bool, str]]:
         "emulator_error": (doc.get("emulator_error") is None or (
             isinstance(doc["emulator_error"], dict) and _matrix(doc["emulator_error"].get("covariance"))
             and len(doc["emulator_error"]["covariance"]) == n_data
-            and _amplitude(doc["emulator_error"].get("amplitude"), n_params)),
-            f"null or an object with a {n_data} x {n_data} covariance and, if any, an amplitude with "
-            f"{n_params + 1} coefficients"),
+            and _amplitude(doc["emulator_error"].get("amplitude"), n_params)
+            and _calibration(doc["emulator_error"].get("covariance_scale"), doc["param_names"])),
+            f"null or an object with a {n_data} x {n_data} covariance, and, if any, an amplitude with "
+            f"{n_params + 1} coefficients and a covariance_scale with value > 0 and a parameter_variance "
+            "≥ 0 for every parameter"),
     }
 
 

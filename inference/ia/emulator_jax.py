@@ -174,6 +174,7 @@ class JaxEmulator:
     noise_correlation: np.ndarray | None = None  # (S·B, S·B) of one realisation's noise (emulators.ia.noise)
     error_covariance: np.ndarray | None = None  # (S·B, S·B) in units of σ (emulators.ia.error)
     covariance_scale: float = 1.0  # κ on the frozen emulator covariance (inference.ia.posterior_calibration)
+    parameter_variance: np.ndarray | None = None  # (P,) D of the same calibration, physical units²; None: 0
     amplitude_coefficients: np.ndarray | None = None  # (1 + P,) of a(θ) (emulators.ia.error); None: a = 1
 
     def covariance_amplitude(self, theta: jax.Array) -> jax.Array:
@@ -238,19 +239,23 @@ class JaxEmulator:
         """Jitted ``predict`` over (N, P) parameter rows."""
         return jax.jit(jax.vmap(self.predict))
 
-    def digest(self) -> str:
+    def digest(self, entry: dict | None = None) -> str:
         """SHA-256 of the weights file (as recorded in ``emulator.json``); with an emulator-error entry, the
-        SHA-256 of both (the entry changes the likelihood, so a validation keyed by it starts anew)."""
-        entry = self.doc.get("emulator_error")
+        SHA-256 of both (the entry changes the likelihood, so a validation keyed by it starts anew).
+        ``entry``: another emulator-error entry in place of the artifact's."""
+        entry = self.doc.get("emulator_error") if entry is None else entry
         if not entry:
             return self.sha256
         return hashlib.sha256((self.sha256 + json.dumps(entry, sort_keys=True)).encode()).hexdigest()
 
 
-def _covariance_scale(doc: dict) -> float:
-    """κ of the emulator-error entry (:mod:`inference.ia.posterior_calibration`); 1 when not calibrated."""
+def _calibration(doc: dict) -> tuple[float, np.ndarray | None]:
+    """κ and D (P,) of the emulator-error entry (:mod:`inference.ia.posterior_calibration`); 1 and None when
+    not calibrated, or calibrated with κ alone."""
     scale = (doc.get("emulator_error") or {}).get("covariance_scale") or {}
-    return float(scale.get("value", 1.0))
+    variance = scale.get("parameter_variance")
+    extra = None if not variance else np.asarray([variance[n] for n in doc["param_names"]], float)
+    return float(scale.get("value", 1.0)), extra
 
 
 def _amplitude_coefficients(doc: dict) -> np.ndarray | None:
@@ -290,6 +295,7 @@ def load_jax_emulator(
     keys = jax.random.split(jax.random.PRNGKey(mc_seed), int(ens["mc_samples"])) if mc else None
     n_train = int(doc["variance"]["n_realisations"])
     stats = tuple(doc["statistics"])
+    kappa, extra = _calibration(doc)
     return JaxEmulator(
         name=str(directory),
         param_names=tuple(doc["param_names"]),
@@ -310,6 +316,7 @@ def load_jax_emulator(
         error_covariance=(
             np.asarray(doc["emulator_error"]["covariance"], float) if doc.get("emulator_error") else None
         ),
-        covariance_scale=_covariance_scale(doc),
+        covariance_scale=kappa,
+        parameter_variance=extra,
         amplitude_coefficients=_amplitude_coefficients(doc),
     )

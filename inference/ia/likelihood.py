@@ -37,7 +37,9 @@ of :mod:`inference.ia.fit` and :mod:`inference.ia.validation.run`; ``"varying"``
 emulator covariance is evaluated once, at the posterior mode, and added to the data covariance, while the
 model mean follows θ, as a covariance is held at a fiducial model in survey analyses. When the emulator's
 error entry carries a calibrated factor κ (``covariance_scale``, :mod:`inference.ia.posterior_calibration`),
-the held covariance is κ times the emulator covariance; the varying form and the mode search do not use κ. A
+the held covariance is κ times the emulator covariance, plus ``J D Jᵀ`` when that calibration also has a
+variance D per parameter (J: the model's derivative with respect to the parameters at the freeze point); the
+varying form and the mode search use neither. A
 Gaussian whose covariance follows θ draws information from the covariance itself, through ``log det Σ(θ)`` and
 ``d^T Σ(θ)^-1 d``, that the data do not hold (Carron 2013, A&A 551, A88); with a learned σ(θ) part of it is
 the network's noise. The measured effect on held-out mocks is in the README ("Calibrating the IA fit").
@@ -213,9 +215,26 @@ class IALikelihood:
             return 1.0
         return float(getattr(self.emulator, "covariance_scale", 1.0))
 
+    @property
+    def parameter_variance(self) -> np.ndarray | None:
+        """D (P,) of the same calibration as κ, physical units², when E enters; None otherwise."""
+        if self.error_covariance is None:
+            return None
+        return getattr(self.emulator, "parameter_variance", None)
+
+    def model_mean(self, theta_full: jax.Array) -> jax.Array:
+        """The model vector (K,) in the likelihood's space at all P parameters."""
+        return jnp.concatenate([block[0] for block in self._blocks(theta_full)])
+
     def held_covariance(self, theta_full: jax.Array) -> jax.Array:
-        """The emulator covariance (K, K) that the fixed form holds: κ × :meth:`emulator_covariance`."""
-        return self.covariance_scale * self.emulator_covariance(theta_full)
+        """The emulator covariance (K, K) that the fixed form holds: κ × :meth:`emulator_covariance`, plus
+        ``J D Jᵀ`` with J (K, P) the model's derivative at ``theta_full`` when the calibration has a D."""
+        held = self.covariance_scale * self.emulator_covariance(theta_full)
+        extra = self.parameter_variance
+        if extra is None:
+            return held
+        jac = jax.jacfwd(self.model_mean)(theta_full)
+        return held + (jac * jnp.asarray(extra, jac.dtype)) @ jac.T
 
     def frozen_at(self, theta_full: np.ndarray) -> IALikelihood:
         """This likelihood with the emulator covariance held at ``theta_full`` (:meth:`held_covariance`,
@@ -243,7 +262,7 @@ class IALikelihood:
             chi2, logdet = chi2_logdet(data - mean, cov + emu_cov)
             return _finite_or_minus_inf(covariance_loglike(chi2, logdet, mean.size, self.jackknife_t))
         if self.emulator_variance == "none":  # Σ does not follow θ: the mean alone, no gradient through Σ
-            mean = jnp.concatenate([block[0] for block in self._blocks(theta_full)])
+            mean = self.model_mean(theta_full)
             total = cov
         else:
             mean, var = self.model(theta_full)

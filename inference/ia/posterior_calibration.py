@@ -1,40 +1,52 @@
-"""Posterior calibration of the fixed-form IA likelihood: one factor κ on the held emulator covariance,
-measured by injection/recovery on independent mocks (never trained on, and not the held-out test file).
+"""Posterior calibration of the fixed-form IA likelihood: a factor κ on the held emulator covariance and a
+variance D per parameter, measured by injection/recovery on independent mocks (never trained on, and not
+the held-out test file).
 
 Usage::
 
-    iaemu validate emu/ error_mocks.h5 --n-injections 32 --seed 1 --out calval/   # injections at κ = 1
-    iaemu calibrate-scale emu/ calval/                                             # κ into emu/
+    iaemu validate emu/ error_mocks.h5 --n-injections 32 --seed 1 --out cal1/   # fits of the artifact
+    iaemu validate emu/ error_mocks.h5 --n-injections 64 --seed 2 --out cal2/   # more, other injections
+    iaemu calibrate-scale emu/ cal1/ cal2/                                     # κ and D into emu/
 
-or ``entry = add_covariance_scale("emu/", "calval/")``. The fit then holds ``κ Σ_emu(θ̂)``
-(:meth:`inference.ia.likelihood.IALikelihood.held_covariance`).
+or ``entry = add_covariance_scale("emu/", ["cal1/", "cal2/"])``. The fit then holds
+``κ Σ_emu(θ̂) + J D Jᵀ`` (:meth:`inference.ia.likelihood.IALikelihood.held_covariance`), J the model's
+derivative with respect to the parameters at the freeze point θ̂.
 
 Why: the posteriors of single held-out realisations were too narrow, with the truth outside the central
 68% interval for 35–45% of injections per parameter (README, "Calibrating the IA fit"), while the
-likelihood at the truth is calibrated bin by bin. The misses come from the non-linear fit (the freeze point,
-the emulator's error varying with θ along the HOD ridge), which no per-bin measurement sees.
+likelihood at the truth is calibrated bin by bin. The misses come from the non-linear fit, which no
+per-bin measurement sees, and on the shipped emulator they differ between parameters: at the κ that made
+the pooled coverage nominal, log Mmin covered 0.84 and log M1 0.59. ``J D Jᵀ`` is the analytic
+marginalisation over a Gaussian shift of the parameters with variance D (the emulator's error along the
+direction each parameter moves the model): for a linear model it widens the posterior covariance from
+F⁻¹ to F⁻¹ + D, so it widens one parameter without the others.
 
-Estimator (:func:`covariance_scale`): each injection's posterior fraction below the truth ``u`` becomes a
-standardised position ``z = Φ⁻¹(u)``. For a posterior Gaussian about its mean, scaling its covariance by κ
-moves the truth to ``z / √κ``, so κ = (q / Φ⁻¹(0.84))², with q the 68% quantile of ``|z|`` over every
-(injection, parameter) pair: the pooled central-68% coverage becomes nominal. It multiplies the κ the
-injections were run with, and the validation must have been run with this artifact as it is now.
+Estimator (:func:`calibration_from`): each injection's posterior fraction below the truth ``u`` becomes
+the error ``e = Φ⁻¹(u) s`` of a Gaussian posterior of sd ``s`` about its mean, and ``v = s² / κ_run`` is the
+posterior variance the fit would have with κ = 1 (κ_run: the κ the injection was fitted with). Per
+parameter, κ_i = (q_i / Φ⁻¹(0.84))², with q_i the 68% quantile of ``|e| / √v`` over the injections, is the
+factor that alone would make its central-68% coverage nominal. κ is the smallest κ_i, and D_i ≥ 0 makes
+the 68% quantile of ``|e| / √(κ v + D_i)`` equal Φ⁻¹(0.84) for every other parameter: every parameter's
+coverage becomes nominal, and none is widened more than it needs.
 
-Steps: a further validation on other injections (another seed) of the independent mocks, run with the κ
-just written, measures the factor still missing (a fixed-point step of the same estimator, whose Gaussian
-scaling is the more exact the nearer the factor is to 1); κ becomes the product, and the entry keeps the
-steps before it under ``previous``.
+The validations may have been fitted with any calibration this artifact has carried without a D (found by
+the emulator digest their coverage.json records, against the artifact with each calibration of its
+history: none, and each entry kept under ``previous``), so fits made before a calibration count with the
+ones made after it.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.optimize import brentq
 from scipy.stats import norm
 
 from common.atomic import atomic_file
@@ -44,25 +56,42 @@ from emulators.artifact_files import EMULATOR_JSON
 if TYPE_CHECKING:
     from inference.ia.emulator_jax import JaxEmulator
 
-LEVEL = 0.68  # the central interval whose pooled coverage κ makes nominal
+LEVEL = 0.68  # the central interval whose coverage the calibration makes nominal
+ESTIMATOR = ("per parameter, kappa_i = (68% quantile of |Phi^-1(u)| s / sqrt(v) / Phi^-1(0.84))^2 with "
+             "v = s^2 / (kappa fitted with); kappa = min kappa_i; D_i >= 0 makes the 68% quantile of "
+             "|Phi^-1(u)| s / sqrt(kappa v + D_i) equal Phi^-1(0.84)")
 
 
-def covariance_scale(u: np.ndarray, level: float = LEVEL) -> float:
-    """κ from posterior fractions below the truth ``u`` (any shape, values in [0, 1]); see the module."""
-    u = np.clip(np.asarray(u, float).reshape(-1), 1e-6, 1 - 1e-6)
-    q = np.quantile(np.abs(norm.ppf(u)), level)
-    return float((q / norm.ppf(0.5 + level / 2)) ** 2)
+def calibration_from(
+    error: np.ndarray, variance: np.ndarray, level: float = LEVEL
+) -> tuple[float, np.ndarray]:
+    """κ and D (P,) from posterior errors ``error`` (K, P) and posterior variances at κ = 1 ``variance``
+    (K, P), in the parameters' units (squared for D); see the module."""
+    target = norm.ppf(0.5 + level / 2)
+
+    def quantile(i: int, kappa: float, d: float) -> float:
+        return float(np.quantile(np.abs(error[:, i]) / np.sqrt(kappa * variance[:, i] + d), level))
+
+    alone = np.array([(quantile(i, 1.0, 0.0) / target) ** 2 for i in range(error.shape[1])])
+    kappa = float(alone.min())
+    extra = np.zeros(error.shape[1])
+    for i in np.flatnonzero(alone > kappa):
+        extra[i] = brentq(lambda d, i=i: quantile(i, kappa, d) - target, 0.0,
+                          float(np.abs(error[:, i]).max() / target) ** 2)
+    return kappa, extra
 
 
-def read_validation_u(validation: str | os.PathLike[str]) -> tuple[np.ndarray, dict]:
-    """The ``u`` columns (K, F) of ``injections.csv`` and the ``run`` block of ``coverage.json`` of an
-    ``iaemu validate`` output directory."""
+def read_validation(validation: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+    """The parameter names, the ``*_u`` and ``*_sd`` columns (K, F) of ``injections.csv`` and the ``run``
+    block of ``coverage.json`` of an ``iaemu validate`` output directory."""
     folder = Path(validation)
     table, report = folder / "injections.csv", folder / "coverage.json"
     for path in (report, table):
         if not path.is_file():
             raise InputError(f"{path}: missing (expected an `iaemu validate` output directory)")
-    return _u_table(table), _run_block(report)
+    run = _run_block(report)
+    names, u, sd = _posterior_table(table)
+    return names, u, sd, run
 
 
 def _run_block(report: Path) -> dict:
@@ -77,37 +106,73 @@ def _run_block(report: Path) -> dict:
     return run
 
 
-def _u_table(table: Path) -> np.ndarray:
-    """The ``*_u`` columns (K, F) of injections.csv, each a number in [0, 1]; InputError naming the row."""
+def _posterior_table(table: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Names and the ``NAME_u`` (in [0, 1]) and ``NAME_sd`` (> 0) columns (K, F) of injections.csv;
+    InputError naming the row or the column."""
     try:
         with open(table, newline="") as fh:
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InputError(f"{table}: not a readable CSV table ({err})") from None
-    columns = [j for j, name in enumerate(rows[0]) if name.endswith("_u")] if rows else []
-    if not columns or len(rows) < 2:
+    header = rows[0] if rows else []
+    names = [name[:-2] for name in header if name.endswith("_u")]
+    if not names or len(rows) < 2:
         raise InputError(f"{table}: no injections with u columns")
-    u = np.full((len(rows) - 1, len(columns)), np.nan)
+    missing = [f"{n}_sd" for n in names if f"{n}_sd" not in header]
+    if missing:
+        raise InputError(f"{table}: columns {', '.join(missing)} missing; expected NAME_u and NAME_sd per "
+                         "parameter, as `iaemu validate` writes them")
+    columns = [header.index(f"{n}_{kind}") for kind in ("u", "sd") for n in names]
+    values = np.full((len(rows) - 1, len(columns)), np.nan)
     for i, row in enumerate(rows[1:]):
         try:
-            u[i] = [float(row[j]) for j in columns]
+            values[i] = [float(row[j]) for j in columns]
         except (IndexError, ValueError):
             pass
-        if not np.all((u[i] >= 0) & (u[i] <= 1)):
-            raise InputError(f"{table}: row {i + 2}: expected a number in [0, 1] in every u column "
-                             f"({', '.join(rows[0][j] for j in columns)}); truncated?")
-    return u
+        u, sd = np.split(values[i], 2)
+        if not (np.all((u >= 0) & (u <= 1)) and np.all(sd > 0)):
+            raise InputError(f"{table}: row {i + 2}: expected u in [0, 1] and sd > 0 for every parameter "
+                             f"({', '.join(names)}); truncated?")
+    u, sd = np.split(values, 2, axis=1)
+    return names, u, sd
 
 
-def fitted_with(run: dict, emulator: JaxEmulator) -> bool:
-    """Whether a validation (its coverage.json ``run`` block) fitted ``emulator`` as it is now."""
-    return run.get("emulator_digest") == emulator.digest()
+def _calibrations(entry: dict) -> list[dict | None]:
+    """Every calibration an emulator-error entry has carried: none, then each step kept under ``previous``,
+    up to the current one."""
+    chain, scale = [], entry.get("covariance_scale")
+    while scale:
+        chain.insert(0, scale)
+        scale = scale.get("previous")
+    return [None, *chain]
 
 
-def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.PathLike[str]) -> dict:
-    """Measure κ on the validation directory ``validation`` (run with ``artifact`` as it is now, on
-    independent mocks) and write it into the artifact's emulator-error entry (the step before it, if any,
-    under ``previous``); return the new entry."""
+def _fitted_scale(run: dict, emulator: JaxEmulator, validation: os.PathLike[str] | str) -> float:
+    """The κ that a validation's fits were run with: that of the calibration of the artifact's history whose
+    digest its coverage.json records; InputError when none matches, or when that calibration had a D."""
+    entry = emulator.doc["emulator_error"]
+    for scale in _calibrations(entry):
+        state = copy.deepcopy(entry)
+        state.pop("covariance_scale", None)
+        if scale is not None:
+            state["covariance_scale"] = scale
+        if run.get("emulator_digest") == emulator.digest(state):
+            if scale is not None and any((scale.get("parameter_variance") or {}).values()):
+                raise InputError(f"{validation}: fitted with a parameter variance D; expected fits made with "
+                                 "κ alone (or uncalibrated)")
+            return 1.0 if scale is None else float(scale["value"])
+    raise InputError(
+        f"{validation}: coverage.json: run.emulator_digest {run.get('emulator_digest')} is not the digest of "
+        f"this artifact with any calibration it has carried; expected a validation of it"
+    )
+
+
+def add_covariance_scale(
+    artifact: str | os.PathLike[str], validations: Sequence[str | os.PathLike[str]]
+) -> dict:
+    """Measure κ and D on the validation directories ``validations`` (each run with ``artifact`` under one
+    of the calibrations it has carried, on independent mocks) and write them into the artifact's
+    emulator-error entry, the calibration before it kept under ``previous``; return the new calibration."""
     from inference.ia.emulator_jax import load_jax_emulator
 
     emulator = load_jax_emulator(artifact)
@@ -115,27 +180,32 @@ def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.
     entry = doc.get("emulator_error")
     if not entry:
         raise InputError(f"{artifact}: no emulator_error entry (run `iaemu calibrate-error` first)")
-    u, run = read_validation_u(validation)
-    if not fitted_with(run, emulator):
-        raise InputError(
-            f"{validation}: coverage.json: run.emulator_digest {run.get('emulator_digest')} is not the "
-            f"digest of {artifact} as it is now ({emulator.digest()}); expected a validation of it"
-        )
     training = (doc.get("training") or {}).get("data", {}).get("sha256")
-    if run.get("held_out_sha256") == training:
-        raise InputError(
-            f"{validation}: the injections are rows of the training file; expected independent mocks"
-        )
-    measured = covariance_scale(u)
+    errors, variances, runs = [], [], []
+    for validation in validations:
+        names, u, sd, run = read_validation(validation)
+        if names != list(emulator.param_names):
+            raise InputError(f"{validation}: injections.csv: parameters {', '.join(names)}; expected all of "
+                             f"the emulator's, {', '.join(emulator.param_names)}")
+        if run.get("held_out_sha256") == training:
+            raise InputError(f"{validation}: the injections are rows of the training file; expected "
+                             "independent mocks")
+        scale = _fitted_scale(run, emulator, validation)
+        errors.append(norm.ppf(np.clip(u, 1e-6, 1 - 1e-6)) * sd)
+        variances.append(sd**2 / scale)
+        runs.append({"emulator_digest": run.get("emulator_digest"),
+                     "mocks_sha256": run.get("held_out_sha256"),
+                     "injections": int(u.shape[0]), "fitted_with_scale": scale})
+    kappa, extra = calibration_from(np.vstack(errors), np.vstack(variances))
     before = entry.get("covariance_scale")
     entry["covariance_scale"] = {
-        "value": round(emulator.covariance_scale * measured, 4),
-        "measured": round(measured, 4),
-        "injections": int(u.shape[0]),
-        "parameters": int(u.shape[1]),
-        "mocks_sha256": run.get("held_out_sha256"),
-        "estimator": "(68% quantile of |Phi^-1(u)| / Phi^-1(0.84))^2 over (injection, parameter) pairs, "
-                     "times the scale the injections were run with",
+        "value": round(kappa, 4),
+        "parameter_variance": dict(zip(emulator.param_names, (float(f"{d:.4g}") for d in extra),
+                                       strict=True)),
+        "injections": [r["injections"] for r in runs],
+        "parameters": len(emulator.param_names),
+        "validations": runs,
+        "estimator": ESTIMATOR,
     } | ({"previous": before} if before else {})
     with atomic_file(Path(artifact) / EMULATOR_JSON) as tmp:
         tmp.write_text(json.dumps(doc, indent=1))
@@ -143,6 +213,8 @@ def add_covariance_scale(artifact: str | os.PathLike[str], validation: str | os.
 
 
 def scale_steps(scale: dict) -> list[int]:
-    """The injections of each step that measured an emulator-error entry's ``covariance_scale``, first
-    step first."""
+    """The injections behind an emulator-error entry's ``covariance_scale``: per validation it was measured
+    on, or (an entry measured in steps, each on one validation) per step, first step first."""
+    if isinstance(scale["injections"], list):
+        return [int(n) for n in scale["injections"]]
     return ([] if "previous" not in scale else scale_steps(scale["previous"])) + [int(scale["injections"])]

@@ -56,6 +56,10 @@ DEFECTS: dict[str, tuple[Callable[[Path], str], str]] = {
     "prior lo > hi": (_edit_json(_swap_prior), "prior: expected"),
     "a wrong type": (_edit_json(lambda doc: doc.update(param_names="mu_cen")), "param_names: expected"),
     "a missing tensor": (_drop_tensor, ""),
+    "a D for one parameter of seven": (
+        _edit_json(lambda doc: doc["emulator_error"].update(covariance_scale={
+            "value": 1.2, "parameter_variance": {doc["param_names"][0]: 0.1}}) and None),
+        "emulator_error: expected"),
 }
 ARTIFACT_COMMANDS = {
     "fit": ["iaemu", "fit", "--emulator", "EMU", "--tng", "IN/obs.h5", "--out", "OUT"],
@@ -178,7 +182,8 @@ def test_generate_never_overwrites_a_jet_file_it_did_not_write(tmp_path, capsys,
 
 @pytest.mark.parametrize(("name", "text", "needle"), [
     ("coverage.json", '{"run": {"emulator_dig', "coverage.json"),
-    ("injections.csv", "row,p0_u,p1_u\n0,0.5,0.25\n1,0.4", "injections.csv: row 3"),
+    ("injections.csv", "row,p0_u,p1_u,p0_sd,p1_sd\n0,0.5,0.25,0.1,0.1\n1,0.4", "injections.csv: row 3"),
+    ("injections.csv", "row,p0_u,p1_u\n0,0.5,0.25\n", "p0_sd, p1_sd missing"),
 ])
 def test_calibrate_scale_on_a_truncated_validation(name, text, needle, tmp_path, capsys, monkeypatch) -> None:
     emu = tmp_path / "emu"
@@ -186,7 +191,7 @@ def test_calibrate_scale_on_a_truncated_validation(name, text, needle, tmp_path,
     validation = tmp_path / "val"
     validation.mkdir()
     (validation / "coverage.json").write_text('{"run": {}}')
-    (validation / "injections.csv").write_text("row,p0_u,p1_u\n0,0.5,0.25\n")
+    (validation / "injections.csv").write_text("row,p0_u,p1_u,p0_sd,p1_sd\n0,0.5,0.25,0.1,0.1\n")
     (validation / name).write_text(text)
     before = snapshot(tmp_path)
     assert_refused(run_cli(capsys, monkeypatch, "iaemu", "calibrate-scale", emu, validation), needle)

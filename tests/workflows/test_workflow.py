@@ -41,20 +41,23 @@ def test_dry_run_plans_every_stage(config: Path, tmp_path: Path) -> None:
                  "evaluate_tagger", "mix_sample", "fit_fraction"):  # fmt: skip
         assert f"rule {rule}:" in planned, rule
     cfg = yaml.safe_load(config.read_text())
-    ia = cfg["ia"]  # ci: κ, default: κ in 2 steps, demo: none
+    ia = cfg["ia"]  # ci: one batch of calibration fits, default: two, demo: none
     steps = [n for n in np.atleast_1d(ia["scale_injections"]) if n > 0]
     for k in range(1, 4):
-        suffix = "" if k == 1 else str(k)
-        for rule in (f"scale_validation{suffix}", f"calibrate_scale{suffix}"):
-            assert (f"rule {rule}:" in planned) == (k <= len(steps)), rule
-    # Step k fits its own number of error mocks with its own seed, starting from step k - 1's emulator.
-    stages = [f"{tmp_path}/ia/emulator_unscaled"] + [f"{tmp_path}/ia/emulator_scaled{k}"
-                                                     for k in range(1, len(steps))]
-    for k, (n, stage) in enumerate(zip(steps, stages, strict=False), start=1):
-        line = f"iaemu validate {stage} {tmp_path}/ia/mocks_error.h5 --n-injections {n} "
+        assert (f"rule scale_validation{'' if k == 1 else k}:" in planned) == (k <= len(steps)), k
+    assert ("rule calibrate_scale:" in planned) == bool(steps)
+    # Batch k fits its own number of error mocks with its own seed, all with the trained emulator, and the
+    # calibration is measured on every batch.
+    ia_out = f"{tmp_path}/ia"
+    for k, n in enumerate(steps, start=1):
+        line = f"iaemu validate {ia_out}/emulator_unscaled {ia_out}/mocks_error.h5 --n-injections {n} "
         assert line in planned, k
         rest = planned.split(line)[1].splitlines()[0]
         assert f"--seed {ia.get('scale_seed', cfg['seed']) + k - 1} --quiet" in rest, k
+    if steps:
+        folders = " ".join(f"{ia_out}/scale_validation{'' if k == 1 else k}"
+                           for k in range(1, len(steps) + 1))
+        assert f"iaemu calibrate-scale {ia_out}/emulator {folders} >" in planned
 
 
 def test_ci_config_runs_both_chains_end_to_end(tmp_path: Path) -> None:
@@ -94,11 +97,12 @@ def test_ci_config_runs_both_chains_end_to_end(tmp_path: Path) -> None:
         assert (out / "ia" / "report" / name).is_file()
     coverage = json.loads((out / "ia" / "validation" / "coverage.json").read_text())
     assert set(coverage["parameters"]) == set(names)
-    # The emulator downstream is the trained one with the κ measured on 3 fits of the error mocks.
+    # The emulator downstream is the trained one with κ and D measured on 3 fits of the error mocks.
     def error_entry(name: str) -> dict:
         return json.loads((out / "ia" / name / "emulator.json").read_text())["emulator_error"]
 
     scale = error_entry("emulator")["covariance_scale"]
-    assert scale["injections"] == 3 and scale["parameters"] == len(names) and scale["value"] > 0
+    assert scale["injections"] == [3] and scale["parameters"] == len(names) and scale["value"] > 0
+    assert set(scale["parameter_variance"]) == set(names)
     assert "covariance_scale" not in error_entry("emulator_unscaled")
-    assert scale["mocks_sha256"] == hash_files(out / "ia" / "mocks_error.h5")
+    assert scale["validations"][0]["mocks_sha256"] == hash_files(out / "ia" / "mocks_error.h5")

@@ -4,10 +4,10 @@ IA_OUT = f"{OUT}/ia"
 # Independent mocks on which the trained emulator's error is measured (`iaemu train --error-mocks`), when the
 # config asks for them with n_points: {error: N}.
 ERROR_MOCKS = [f"{IA_OUT}/mocks_error.h5"] if "error" in IA["n_points"] else []
-# With scale_injections: N > 0, N fits of those mocks measure the covariance scale κ of the fit (`iaemu
-# calibrate-scale`); the trained emulator then waits in emulator_unscaled/ and emulator/ is the scaled copy.
-# A list [N1, N2, ...] measures κ in steps: step k fits Nk of them (seed scale_seed + k - 1) with the κ of
-# the steps before it (emulator_scaled{k-1}/) and multiplies it by the factor still missing.
+# With scale_injections: N > 0, N fits of those mocks measure the calibration of the fit, κ and a variance
+# per parameter (`iaemu calibrate-scale`); the trained emulator then waits in emulator_unscaled/ and emulator/
+# is the calibrated copy. A list [N1, N2, ...] fits the trained emulator in batches (batch k: Nk fits, seed
+# scale_seed + k - 1), and the calibration is measured on all of them.
 SCALE_STEPS = IA.get("scale_injections", 0)
 SCALE_STEPS = [n for n in (SCALE_STEPS if isinstance(SCALE_STEPS, list) else [SCALE_STEPS]) if n > 0]
 SCALED = bool(SCALE_STEPS)
@@ -15,10 +15,8 @@ if SCALED and not ERROR_MOCKS:
     raise ValueError("config ia.scale_injections needs error mocks: ia.n_points.error")
 EMULATOR = f"{IA_OUT}/emulator"
 TRAINED = f"{IA_OUT}/emulator_unscaled" if SCALED else EMULATOR
-
-# The emulators before and after each κ step k = 1, 2, ...: the trained one, the intermediate copies
-# emulator_scaled{k}/, the final emulator/.
-SCALE_STAGES = [TRAINED] + [f"{IA_OUT}/emulator_scaled{k}" for k in range(1, len(SCALE_STEPS))] + [EMULATOR]
+# the folders of the calibration batches: scale_validation/, scale_validation2/, ...
+SCALE_VALIDATIONS = [f"{IA_OUT}/scale_validation{'' if k == 1 else k}" for k in range(1, len(SCALE_STEPS) + 1)]
 
 # The IA chain is the longer one (mocks -> emulator -> validation -> fit): when jobs of both chains wait for
 # cores, its jobs go first and the HEP chain's fill the cores it leaves free.
@@ -138,42 +136,43 @@ rule validate_emulator:
         validate_command(IA["n_injections"], SEED)
 
 
-for k, n_fits in enumerate(SCALE_STEPS, start=1):
-    suffix = "" if k == 1 else str(k)  # rule and folder names: scale_validation, scale_validation2, ...
+for k, (n_fits, folder) in enumerate(zip(SCALE_STEPS, SCALE_VALIDATIONS, strict=True), start=1):
 
     rule:
-        """Fits of the error mocks (never trained on, not the held-out file) with the emulator of the steps
-        before."""
+        """A batch of fits of the error mocks (never trained on, not the held-out file) with the trained
+        emulator."""
         name:
-            f"scale_validation{suffix}"
+            f"scale_validation{'' if k == 1 else k}"
         input:
-            emulator=SCALE_STAGES[k - 1],
+            emulator=TRAINED,
             mocks=ERROR_MOCKS,
         output:
-            f"{IA_OUT}/scale_validation{suffix}/coverage.json",
+            f"{folder}/coverage.json",
         log:
-            f"{OUT}/logs/scale_validation{suffix}.log",
+            f"{OUT}/logs/scale_validation{'' if k == 1 else k}.log",
         threads: IA.get("validation_workers", 1)
         conda:
             "../envs/iaemu.yaml"
         shell:
             validate_command(n_fits, IA.get("scale_seed", SEED) + k - 1)
 
-    rule:
-        name:
-            f"calibrate_scale{suffix}"
+
+if SCALED:
+
+    rule calibrate_scale:
         input:
-            emulator=SCALE_STAGES[k - 1],
-            validation=f"{IA_OUT}/scale_validation{suffix}/coverage.json",
+            emulator=TRAINED,
+            validations=[f"{folder}/coverage.json" for folder in SCALE_VALIDATIONS],
         output:
-            directory(SCALE_STAGES[k]),
+            directory(EMULATOR),
         log:
-            f"{OUT}/logs/calibrate_scale{suffix}.log",
+            f"{OUT}/logs/calibrate_scale.log",
+        params:
+            folders=" ".join(SCALE_VALIDATIONS),
         conda:
             "../envs/iaemu.yaml"
         shell:
-            "cp -r {input.emulator} {output} && "
-            "iaemu calibrate-scale {output} $(dirname {input.validation}) > {log} 2>&1"
+            "cp -r {input.emulator} {output} && iaemu calibrate-scale {output} {params.folders} > {log} 2>&1"
 
 
 rule observation_from_mock:

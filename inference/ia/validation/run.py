@@ -15,8 +15,8 @@ with every parameter free under the emulator's prior box. A single realisation c
 own: its noise is what the emulator's aleatoric variance (of one realisation) describes, so the likelihood
 uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemic) by default; the aleatoric
 part is correlated across bins by the artifact's noise correlation (:mod:`emulators.ia.noise`). By default
-(``emulator_covariance="fixed"``) that covariance is held at each injection's mode, times the emulator's
-calibrated factor κ when it has one (:meth:`inference.ia.likelihood.IALikelihood.frozen_at`,
+(``emulator_covariance="fixed"``) that covariance is held at each injection's mode, with the emulator's
+calibration (κ and D) when it has one (:meth:`inference.ia.likelihood.IALikelihood.frozen_at`,
 :mod:`inference.ia.posterior_calibration`); ``"varying"`` lets it follow the parameters. The injections are
 fitted in batches (default one injection each) by NUTS (:func:`inference.sampling.nuts.run_nuts` with
 ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search

@@ -207,28 +207,42 @@ def test_cuda_without_a_gpu_exits_2(tmp_path: Path) -> None:
     )
 
 
-def _validation_dir(folder: Path, digest: str, mocks_sha: str, u: np.ndarray) -> Path:
-    """An `iaemu validate` output as calibrate-scale reads it: coverage.json's run block, injections.csv."""
+def _validation_dir(folder: Path, digest: str, mocks_sha: str, names: list[str], u: np.ndarray,
+                    sd: np.ndarray | None) -> Path:
+    """An `iaemu validate` output as calibrate-scale reads it: coverage.json's run block, injections.csv with
+    NAME_u and (unless ``sd`` is None) NAME_sd columns."""
     folder.mkdir()
     run = {"emulator_digest": digest, "held_out_sha256": mocks_sha, "n_injections": len(u)}
     (folder / "coverage.json").write_text(json.dumps({"run": run}))
-    lines = [",".join(["row"] + [f"p{i}_u" for i in range(u.shape[1])])]
-    lines += [",".join([str(j)] + [f"{v:.6f}" for v in row]) for j, row in enumerate(u)]
+    columns = [f"{n}_u" for n in names] + ([] if sd is None else [f"{n}_sd" for n in names])
+    table = u if sd is None else np.hstack([u, sd])
+    lines = [",".join(["row", *columns])]
+    lines += [",".join([str(j)] + [f"{v:.8g}" for v in row]) for j, row in enumerate(table)]
     (folder / "injections.csv").write_text("\n".join(lines) + "\n")
     return folder
 
 
-def test_calibrate_scale_writes_kappa_once_and_the_emulator_loads_it(
+def _posteriors(n: int, kappa: float, extra: np.ndarray, fitted_with: float, seed: int) -> tuple:
+    """u and sd of n injections × P Gaussian posteriors fitted with κ = ``fitted_with`` whose truths
+    scatter about their means with variance κ v + D (v: the posterior variance at κ = 1)."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(seed)
+    variance = rng.lognormal(-4.0, 0.5, (n, len(extra)))
+    error = rng.standard_normal(variance.shape) * np.sqrt(kappa * variance + extra)
+    sd = np.sqrt(fitted_with * variance)
+    return norm.cdf(error / sd), sd
+
+
+def test_calibrate_scale_writes_kappa_and_d_and_the_emulator_loads_them(
     trained: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    """κ measured from a validation of the artifact as it is (posteriors √2 too narrow: κ ≈ 2) is written
-    into the emulator-error entry; the digest then changes, so the same validation is refused, and a further
-    step multiplies κ and keeps the first; a validation
-    of another artifact state, one on the training file, and an artifact without an error entry each give
-    one line and exit 2 and write nothing."""
+    """κ and D measured on two validations (posteriors too narrow by κ = 2 with D on one parameter), one
+    fitted uncalibrated and one under an earlier κ-only calibration of the artifact, are written into the
+    emulator-error entry with the calibration before kept; a validation of a state the artifact never had,
+    one on the training file, one without sd columns, one fitted with a D, and an artifact without an
+    error entry each give one line and exit 2 and write nothing."""
     import shutil
-
-    from scipy.stats import norm
 
     from inference.ia.emulator_jax import load_jax_emulator
     from inference.ia.posterior_calibration import scale_steps
@@ -236,34 +250,42 @@ def test_calibrate_scale_writes_kappa_once_and_the_emulator_loads_it(
     mocks, trained_emu = trained
     emu = tmp_path / "emu"
     shutil.copytree(trained_emu, emu)
-    u = norm.cdf(np.sqrt(2.0) * np.random.default_rng(8).standard_normal((4000, 3)))
+    names = list(load_jax_emulator(emu).param_names)
+    extra = np.zeros(len(names))
+    extra[-1] = 0.02
+    u, sd = _posteriors(3000, 2.0, extra, 1.0, seed=8)
     sha = hashlib.sha256
-    bare = _validation_dir(tmp_path / "bare", load_jax_emulator(emu).digest(), "x", u)
+    bare = _validation_dir(tmp_path / "bare", load_jax_emulator(emu).digest(), "x", names, u, sd)
     assert_one_line_exit_2(iaemu("calibrate-scale", emu, bare), "no emulator_error entry")
     other = write_dataset(tmp_path / "other.h5", 60, 4, n_bins=6, seed=11)
     assert iaemu("calibrate-error", emu, other).returncode == 0
     digest, other_sha = load_jax_emulator(emu).digest(), sha(other.read_bytes()).hexdigest()
-    stale = _validation_dir(tmp_path / "stale", load_jax_emulator(trained_emu).digest(), other_sha, u)
+    before = load_jax_emulator(trained_emu).digest()
+    stale = _validation_dir(tmp_path / "stale", before, other_sha, names, u, sd)
     assert_one_line_exit_2(iaemu("calibrate-scale", emu, stale), "run.emulator_digest")
-    training = _validation_dir(tmp_path / "training", digest, sha(mocks.read_bytes()).hexdigest(), u)
+    mocks_sha = sha(mocks.read_bytes()).hexdigest()
+    training = _validation_dir(tmp_path / "training", digest, mocks_sha, names, u, sd)
     assert_one_line_exit_2(iaemu("calibrate-scale", emu, training), "training file")
+    no_sd = _validation_dir(tmp_path / "no_sd", digest, other_sha, names, u, None)
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, no_sd), "_sd missing")
     assert load_jax_emulator(emu).covariance_scale == 1.0  # nothing written by the refusals
-    good = _validation_dir(tmp_path / "good", digest, other_sha, u)
-    result = iaemu("calibrate-scale", emu, good)
+    first = _validation_dir(tmp_path / "first", digest, other_sha, names, u, sd)
+    # an earlier calibration with κ alone, as older versions wrote it, and fits made under it
+    doc = json.loads((emu / "emulator.json").read_text())
+    doc["emulator_error"]["covariance_scale"] = {"value": 1.5, "injections": 10}
+    (emu / "emulator.json").write_text(json.dumps(doc))
+    u2, sd2 = _posteriors(2000, 2.0, extra, 1.5, seed=9)
+    second = _validation_dir(tmp_path / "second", load_jax_emulator(emu).digest(), other_sha, names, u2, sd2)
+    result = iaemu("calibrate-scale", emu, first, second)
     assert result.returncode == 0, result.stderr
     after = load_jax_emulator(emu)
+    scale = after.doc["emulator_error"]["covariance_scale"]
     assert after.covariance_scale == pytest.approx(2.0, rel=0.05)
-    assert after.doc["emulator_error"]["covariance_scale"]["injections"] == 4000
-    assert after.digest() != digest
-    assert_one_line_exit_2(iaemu("calibrate-scale", emu, good), "run.emulator_digest")
-    # A second step, run with that κ on posteriors still √1.5 too narrow: κ becomes the product, ≈ 3, and
-    # the entry keeps the first step.
-    still = norm.cdf(np.sqrt(1.5) * np.random.default_rng(9).standard_normal((3000, 3)))
-    step = _validation_dir(tmp_path / "step", after.digest(), other_sha, still)
-    result = iaemu("calibrate-scale", emu, step)
-    assert result.returncode == 0, result.stderr
-    scale = load_jax_emulator(emu).doc["emulator_error"]["covariance_scale"]
-    assert scale["measured"] == pytest.approx(1.5, rel=0.05)
-    assert scale["value"] == pytest.approx(after.covariance_scale * scale["measured"], rel=1e-3)
-    assert scale["previous"] == after.doc["emulator_error"]["covariance_scale"]
-    assert scale_steps(scale) == [4000, 3000]
+    np.testing.assert_allclose(after.parameter_variance, extra, atol=0.004)
+    assert [v["fitted_with_scale"] for v in scale["validations"]] == [1.0, 1.5]
+    assert scale["previous"] == {"value": 1.5, "injections": 10}
+    assert scale_steps(scale) == [3000, 2000]
+    # fits made with a D cannot be rescaled by κ alone: refused
+    third = _validation_dir(tmp_path / "third", after.digest(), other_sha, names, u, sd)
+    assert_one_line_exit_2(iaemu("calibrate-scale", emu, third), "parameter variance")
+    assert load_jax_emulator(emu).doc["emulator_error"]["covariance_scale"] == scale

@@ -57,12 +57,18 @@ def test_show_prints_the_shipped_covariance_scale() -> None:
     scale = entry["covariance_scale"]
     result = iaemu("default-emulator", "show")
     assert result.returncode == 0, result.stderr
-    steps, step = [], scale
-    while step:  # the measuring steps, last first
-        steps.insert(0, str(step["injections"]))
-        step = step.get("previous")
+    if isinstance(scale["injections"], list):  # measured at once on several validations
+        steps = [str(n) for n in scale["injections"]]
+    else:  # measured in steps, one validation each
+        steps, step = [], scale
+        while step:  # last first
+            steps.insert(0, str(step["injections"]))
+            step = step.get("previous")
     assert (f"emulator error measured on {entry['rows']} independent rows; fit covariance scale κ "
             f"{scale['value']:.4g} from {' + '.join(steps)} injections") in result.stdout
+    widened = {n: d for n, d in (scale.get("parameter_variance") or {}).items() if d > 0}
+    for name, variance in widened.items():
+        assert f"{name} {variance ** 0.5:.3g}" in result.stdout
 
 
 def test_missing_default_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
