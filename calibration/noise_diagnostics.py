@@ -21,15 +21,15 @@ were measured on the emulator shipped before it and ``held_out_default.h5`` (the
   ``δθ = F⁻¹ Jᵀ Σ⁻¹ (x̄ − μ)`` (J the emulator's Jacobian, Σ one realisation's covariance, F = Jᵀ Σ⁻¹ J), in
   units of ``√(F⁻¹)ᵢᵢ``; its mean by fifth of each parameter's prior range. Noise averages out over rows.
 - ``linear_forecast``: the same projection of each of the 200-injection run's realisations (seed 0), with
-  the artifact's covariance scale κ: the share of injections whose truth lies inside the linearised
-  posterior's 68% and 95% intervals, per parameter. On the emulator shipped before, its finished run's NUTS
-  68% coverage trailed this forecast by 0.01 to 0.13 per parameter.
+  the artifact's calibration (posterior variance κ (F⁻¹)ᵢᵢ + Dᵢ): the share of injections whose truth lies
+  inside the linearised posterior's 68% and 95% intervals, per parameter. On the emulator shipped before,
+  its finished run's NUTS 68% coverage trailed this forecast by 0.01 to 0.13 per parameter.
 - ``laplace_forecast``: the fit's non-linear steps, cheaply (about 1.5 s per injection instead of NUTS's
   minutes), for the same 200-injection choice: per injection the mode of the likelihood whose covariance
   follows θ, found by local ascent from the truth (the fit searches the whole box), the covariance held there
-  (times κ), Gauss-Newton to the held likelihood's mode, and its Laplace sd; the truth's place ``u`` in that
-  Gaussian cut to the prior box, per parameter; coverage as the run counts it (README, "Calibrating the IA
-  fit", has how it compares with NUTS).
+  (with κ and D), Gauss-Newton to the held likelihood's mode, and its Laplace sd; the truth's place ``u`` in
+  that Gaussian cut to the prior box, per parameter; coverage as the run counts it (README, "Calibrating the
+  IA fit", has how it compares with NUTS).
 
 ``--only NAME`` runs one of them.
 """
@@ -130,9 +130,12 @@ def freeze_point(like: IALikelihood, held: HeldOut, n: int) -> dict:
             "range": [round(float(shift.min()), 3), round(float(shift.max()), 3)]}
 
 
-def fisher_pulls(like: IALikelihood, params: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """(N, P) linearised fit of each data vector (N, D) at its truth (N, P): δθ / √(F⁻¹)ᵢᵢ, with the
-    covariance of one realisation at the truth (κ not applied); NaN where that covariance is not finite."""
+def fisher_pulls(
+    like: IALikelihood, params: np.ndarray, data: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linearised fit of each data vector (N, D) at its truth (N, P): δθ and (F⁻¹)ᵢᵢ, each (N, P), with the
+    covariance of one realisation at the truth (no calibration applied); NaN where that covariance is not
+    finite."""
     def mean_and_model(theta: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         mean, cov = like.model_covariance(theta)
         return mean, (mean, cov)
@@ -140,17 +143,19 @@ def fisher_pulls(like: IALikelihood, params: np.ndarray, data: np.ndarray) -> np
     theta = jnp.asarray(params, jnp.float32)
     jac, (mu, cov) = jax.jit(jax.vmap(jax.jacfwd(mean_and_model, has_aux=True)))(theta)  # one evaluation
     mu, cov, jac = (np.asarray(a, float) for a in (mu, cov, jac))
-    pulls = np.empty(params.shape)
+    shift, variance = np.empty(params.shape), np.empty(params.shape)
     for i in range(len(params)):
         weighted = np.linalg.solve(cov[i], jac[i])  # Σ⁻¹ J
         inverse_fisher = np.linalg.inv(jac[i].T @ weighted)
-        pulls[i] = inverse_fisher @ weighted.T @ (data[i] - mu[i]) / np.sqrt(np.diag(inverse_fisher))
-    return pulls
+        shift[i], variance[i] = inverse_fisher @ weighted.T @ (data[i] - mu[i]), np.diag(inverse_fisher)
+    return shift, variance
 
 
 def emulator_bias(like: IALikelihood, held: HeldOut) -> dict:
     """Mean Fisher-projected pull of the rows' mean realisation, by fifth of each parameter's prior range."""
-    pulls = fisher_pulls(like, held.params, held.realisations.mean(axis=1).reshape(len(held.params), -1))
+    means = held.realisations.mean(axis=1).reshape(len(held.params), -1)
+    shift, variance = fisher_pulls(like, held.params, means)
+    pulls = shift / np.sqrt(variance)
     finite = np.isfinite(pulls).all(axis=1)
     pulls, params = pulls[finite], held.params[finite]
     where = (params - like.space.lo) / (like.space.hi - like.space.lo)
@@ -162,10 +167,13 @@ def emulator_bias(like: IALikelihood, held: HeldOut) -> dict:
 
 
 def linear_forecast(like: IALikelihood, held: HeldOut) -> dict:
-    """Coverage of the 200-injection run's realisations by the linearised posterior at their truths."""
+    """Coverage of the 200-injection run's realisations by the linearised posterior at their truths, with the
+    calibration: variance κ (F⁻¹)ᵢᵢ + Dᵢ (adding J D Jᵀ to κ Σ leaves the linear fit's δθ as it is)."""
     pick, real = run_choice(held)
     data = held.realisations[pick, real].reshape(len(pick), -1)
-    scaled = np.abs(fisher_pulls(like, held.params[pick], data)) / np.sqrt(like.covariance_scale)
+    shift, variance = fisher_pulls(like, held.params[pick], data)
+    extra = 0.0 if like.parameter_variance is None else np.asarray(like.parameter_variance, float)
+    scaled = np.abs(shift) / np.sqrt(like.covariance_scale * variance + extra)
     scaled = scaled[np.isfinite(scaled).all(axis=1)]
     cover = {f"{level:g}": dict(zip(like.space.names, np.mean(scaled <= scipy_stats.norm.ppf(0.5 + level / 2),
                                                                axis=0).round(3).tolist(), strict=True))
@@ -177,7 +185,7 @@ def linear_forecast(like: IALikelihood, held: HeldOut) -> dict:
 def laplace_fitter(like: IALikelihood, steps: int = 8) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``u(truth, data)``: the truth's place (P,) in the Laplace approximation of one fit of ``data`` (D,),
     all parameters free. The local mode from ``truth`` of the likelihood whose covariance follows θ (uniform
-    prior, in the fit's logit coordinates), the held covariance there (κ included), ``steps`` damped
+    prior, in the fit's logit coordinates), the held covariance there (κ and D included), ``steps`` damped
     Gauss-Newton steps to the held likelihood's mode, and per parameter the Gaussian of its Laplace sd cut to
     the prior box. Compiled once per likelihood."""
     lo, hi = np.asarray(like.space.lo, float), np.asarray(like.space.hi, float)

@@ -3,8 +3,9 @@
 #   run_default_validation.sh scale     32 fits of the independent error mocks (never trained on, not the
 #                                       held-out file), seed 1
 #   run_default_validation.sh rescale   64 more fits of them, seed 2
-#   run_default_validation.sh calibrate `iaemu calibrate-scale` on the finished ones of those two: κ and a
-#                                       variance D per parameter into the artifact
+#   run_default_validation.sh calibrate `iaemu calibrate-scale` on those two once both have finished: κ and
+#                                       a variance D per parameter into the artifact (once: an artifact
+#                                       with a D is left as it is)
 #   run_default_validation.sh           the 200-injection validation on the held-out mocks
 # The calibration fits must be made with the artifact before any D (scale and rescale refuse one that has
 # one); the 32 were fitted uncalibrated and the 64 with κ = 1.265, which calibrate-scale finds by digest.
@@ -12,34 +13,53 @@
 # error_mocks_$WORLD.h5, and the outputs calibration/val200, scale32 and scale64 (suffixed _$WORLD for any other world,
 # e.g. WORLD=default for the emulator shipped before, whose files stay in calibration/)
 # Resumable: finished injections wait in calibration/.NAME.checkpoint/ (committed from session to session),
-# and the same command fits only the ones still missing. On the 2-core development machine, a median 223 s
-# per injection per core for the `default` world's emulator; a median 264 s (mean 781 s,
-# the careful refits included) in the `wide` world's 32-injection κ run.
+# and the same command fits only the ones still missing; a finished batch is not fitted again, and the
+# validation refuses to start on an artifact without κ and D. On the 2-core
+# development machine, a median 223 s per injection per core for the `default` world's emulator; a median
+# 264 s (mean 781 s, the careful refits included) in the `wide` world's 32-injection κ run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 world="${WORLD:-wide}"
 suffix=$([ "$world" = wide ] && echo "" || echo "_$world")
 mode="${1:-validation}"
 artifact=emulators/ia/artifacts/default
+batches=(calibration/scale32$suffix calibration/scale64$suffix)
 case "$mode" in
-  scale) run=(calibration/error_mocks_$world.h5 --n-injections 32 --seed 1 --out calibration/scale32$suffix) ;;
-  rescale) run=(calibration/error_mocks_$world.h5 --n-injections 64 --seed 2 --out calibration/scale64$suffix) ;;
-  calibrate) run=() ;;
+  scale) out=${batches[0]}; run=(calibration/error_mocks_$world.h5 --n-injections 32 --seed 1 --out "$out") ;;
+  rescale) out=${batches[1]}; run=(calibration/error_mocks_$world.h5 --n-injections 64 --seed 2 --out "$out") ;;
+  calibrate) ;;
   validation) run=(calibration/held_out_$world.h5 --n-injections 200 --seed 0 --out calibration/val200$suffix) ;;
   *) echo "run_default_validation.sh: unknown mode '$mode' (expected scale, rescale, calibrate, or none for the validation)" >&2
      exit 2 ;;
 esac
 make install
+# status 3: the artifact carries a D; 4: it does not; anything else: the check itself failed
+status=0
+.venv/bin/python -c 'import sys; from inference.ia.emulator_jax import load_jax_emulator
+sys.exit(3 if load_jax_emulator(sys.argv[1]).parameter_variance is not None else 4)' "$artifact" || status=$?
+if [ "$status" != 3 ] && [ "$status" != 4 ]; then
+  echo "run_default_validation.sh: could not read $artifact" >&2; exit 2
+fi
 if [ "$mode" = calibrate ]; then
-  finished=()
-  for folder in calibration/scale32$suffix calibration/scale64$suffix; do
-    [ -f "$folder/coverage.json" ] && finished+=("$folder")
+  for folder in "${batches[@]}"; do
+    if [ ! -f "$folder/coverage.json" ]; then
+      echo "run_default_validation.sh: $folder has not finished; run scale and rescale first" >&2; exit 2
+    fi
   done
-  .venv/bin/iaemu calibrate-scale "$artifact" "${finished[@]}"
+  if [ "$status" = 3 ]; then
+    echo "$artifact already carries κ and D; nothing to do"; exit 0
+  fi
+  .venv/bin/iaemu calibrate-scale "$artifact" "${batches[@]}"
   exit 0
 fi
-if [ "$mode" != validation ] && .venv/bin/python -c 'import sys; from inference.ia.emulator_jax import load_jax_emulator
-sys.exit(load_jax_emulator(sys.argv[1]).parameter_variance is None)' "$artifact"; then
+if [ "$mode" = validation ]; then
+  if [ "$status" = 4 ]; then
+    echo "run_default_validation.sh: $artifact is not calibrated with κ and D; run scale, rescale and calibrate first" >&2
+    exit 2
+  fi
+elif [ -f "$out/coverage.json" ]; then
+  echo "$out has finished; run calibrate when both batches have"; exit 0
+elif [ "$status" = 3 ]; then
   echo "run_default_validation.sh: $artifact carries a parameter variance D; calibration fits are made without one" >&2
   exit 2
 fi

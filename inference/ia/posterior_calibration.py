@@ -27,7 +27,9 @@ posterior variance the fit would have with κ = 1 (κ_run: the κ the injection 
 parameter, κ_i = (q_i / Φ⁻¹(0.84))², with q_i the 68% quantile of ``|e| / √v`` over the injections, is the
 factor that alone would make its central-68% coverage nominal. κ is the smallest κ_i, and D_i ≥ 0 makes
 the 68% quantile of ``|e| / √(κ v + D_i)`` equal Φ⁻¹(0.84) for every other parameter: every parameter's
-coverage becomes nominal, and none is widened more than it needs.
+coverage becomes nominal, and none is widened more than it needs. The smallest of P noisy factors comes out
+low when the injections are few (D then carries more of the widening). In a fit with some parameters fixed,
+D still enters along their directions: it is the emulator's error along them, whichever are free.
 
 The validations may have been fitted with any calibration this artifact has carried without a D (found by
 the emulator digest their coverage.json records, against the artifact with each calibration of its
@@ -74,6 +76,9 @@ def calibration_from(
 
     alone = np.array([(quantile(i, 1.0, 0.0) / target) ** 2 for i in range(error.shape[1])])
     kappa = float(alone.min())
+    if not kappa > 0:
+        raise InputError(f"the truths sit at the posterior medians for 68% of injections of a parameter "
+                         f"(κ = {kappa:g}); expected validations whose fits scatter about their truths")
     extra = np.zeros(error.shape[1])
     for i in np.flatnonzero(alone > kappa):
         extra[i] = brentq(lambda d, i=i: quantile(i, kappa, d) - target, 0.0,

@@ -278,6 +278,8 @@ def test_calibrate_scale_writes_kappa_and_d_and_the_emulator_loads_them(
     second = _validation_dir(tmp_path / "second", load_jax_emulator(emu).digest(), other_sha, names, u2, sd2)
     result = iaemu("calibrate-scale", emu, first, second)
     assert result.returncode == 0, result.stderr
+    widened = result.stdout.split("parameter sd √D: ")[1].split(" (from 3000 + 2000 injections")[0]
+    assert names[-1] in [item.split()[0] for item in widened.split(", ")]  # the parameter given a D
     after = load_jax_emulator(emu)
     scale = after.doc["emulator_error"]["covariance_scale"]
     assert after.covariance_scale == pytest.approx(2.0, rel=0.05)
@@ -289,3 +291,9 @@ def test_calibrate_scale_writes_kappa_and_d_and_the_emulator_loads_them(
     third = _validation_dir(tmp_path / "third", after.digest(), other_sha, names, u, sd)
     assert_one_line_exit_2(iaemu("calibrate-scale", emu, third), "parameter variance")
     assert load_jax_emulator(emu).doc["emulator_error"]["covariance_scale"] == scale
+    # measured again on the same fits, whose calibrations now sit deeper in the history: the same κ and D
+    assert iaemu("calibrate-scale", emu, first, second).returncode == 0
+    again = load_jax_emulator(emu).doc["emulator_error"]["covariance_scale"]
+    assert [v["fitted_with_scale"] for v in again["validations"]] == [1.0, 1.5]
+    assert again["value"] == scale["value"] and again["parameter_variance"] == scale["parameter_variance"]
+    assert again["previous"] == scale
