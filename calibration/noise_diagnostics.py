@@ -27,9 +27,9 @@ were measured on the emulator shipped before it and ``held_out_default.h5`` (the
 - ``laplace_forecast``: the fit's non-linear steps, cheaply (about 1.5 s per injection instead of NUTS's
   minutes), for the same 200-injection choice: per injection the mode of the likelihood whose covariance
   follows θ, found by local ascent from the truth (the fit searches the whole box), the covariance held there
-  (with κ and D), Gauss-Newton to the held likelihood's mode, and its Laplace sd; the truth's place ``u`` in
-  that Gaussian cut to the prior box, per parameter; coverage as the run counts it (README, "Calibrating the
-  IA fit", has how it compares with NUTS).
+  (times κ), Gauss-Newton to the held likelihood's mode, and its Laplace sd widened by D; the truth's place
+  ``u`` in that Gaussian cut to the prior box, per parameter; coverage as the run counts it (README,
+  "Calibrating the IA fit", has how it compares with NUTS).
 
 ``--only NAME`` runs one of them.
 """
@@ -168,7 +168,7 @@ def emulator_bias(like: IALikelihood, held: HeldOut) -> dict:
 
 def linear_forecast(like: IALikelihood, held: HeldOut) -> dict:
     """Coverage of the 200-injection run's realisations by the linearised posterior at their truths, with the
-    calibration: variance κ (F⁻¹)ᵢᵢ + Dᵢ (adding J D Jᵀ to κ Σ leaves the linear fit's δθ as it is)."""
+    calibration: variance κ (F⁻¹)ᵢᵢ + Dᵢ (the shift of the draws by D adds to the variance)."""
     pick, real = run_choice(held)
     data = held.realisations[pick, real].reshape(len(pick), -1)
     shift, variance = fisher_pulls(like, held.params[pick], data)
@@ -185,9 +185,9 @@ def linear_forecast(like: IALikelihood, held: HeldOut) -> dict:
 def laplace_fitter(like: IALikelihood, steps: int = 8) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """``u(truth, data)``: the truth's place (P,) in the Laplace approximation of one fit of ``data`` (D,),
     all parameters free. The local mode from ``truth`` of the likelihood whose covariance follows θ (uniform
-    prior, in the fit's logit coordinates), the held covariance there (κ and D included), ``steps`` damped
-    Gauss-Newton steps to the held likelihood's mode, and per parameter the Gaussian of its Laplace sd cut to
-    the prior box. Compiled once per likelihood."""
+    prior, in the fit's logit coordinates), the held covariance there (κ included), ``steps`` damped
+    Gauss-Newton steps to the held likelihood's mode, and per parameter the Gaussian of its Laplace variance
+    plus the calibration's D, cut to the prior box. Compiled once per likelihood."""
     lo, hi = np.asarray(like.space.lo, float), np.asarray(like.space.hi, float)
     box = jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32)
     margin = 1e-6 * (hi - lo)
@@ -200,6 +200,7 @@ def laplace_fitter(like: IALikelihood, steps: int = 8) -> Callable[[np.ndarray, 
         lambda v, x: -log_posterior(v, x, jnp.zeros((x.size, x.size), x.dtype))))
     mean_jac = jax.jit(lambda theta: (mean(theta), jax.jacfwd(mean)(theta)))
     held = jax.jit(like.held_covariance)
+    extra = 0.0 if like.parameter_variance is None else np.asarray(like.parameter_variance, float)
 
     def u(truth: np.ndarray, data: np.ndarray) -> np.ndarray:
         x = jnp.asarray(data, jnp.float32)
@@ -217,7 +218,7 @@ def laplace_fitter(like: IALikelihood, steps: int = 8) -> Callable[[np.ndarray, 
         for _ in range(steps):
             fisher, score = fisher_at(theta)
             theta = np.clip(theta + 0.7 * np.linalg.solve(fisher, score), lo + margin, hi - margin)
-        sd = np.sqrt(np.diag(np.linalg.inv(fisher_at(theta)[0])))
+        sd = np.sqrt(np.diag(np.linalg.inv(fisher_at(theta)[0])) + extra)
         below, above = scipy_stats.norm.cdf((lo - theta) / sd), scipy_stats.norm.cdf((hi - theta) / sd)
         return (scipy_stats.norm.cdf((truth - theta) / sd) - below) / np.maximum(above - below, 1e-12)
 

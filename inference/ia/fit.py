@@ -17,11 +17,12 @@ Parameters are in physical units (masses log10 Msun/h); r in comoving Mpc/h.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import jax.numpy as jnp
+import numpy as np
 
 from common.errors import check_choice, check_number, check_seed
 from common.outputs import check_output, holds
@@ -36,6 +37,7 @@ from inference.ia.likelihood import (
     build_likelihood,
 )
 from inference.ia.observations import check_stats
+from inference.ia.posterior_calibration import shifted_draws
 from inference.ia.settings import IANutsSettings
 from inference.sampling.emcee_sampler import run_emcee
 from inference.sampling.nuts import SamplerResult, run_nuts
@@ -96,8 +98,24 @@ def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool =
     """Run NUTS (numpyro) or emcee on the likelihood's numpyro model; draws of the free parameters.
 
     With ``emulator_covariance="fixed"`` the emulator covariance is held at the mode
-    (:meth:`IALikelihood.frozen_at`) while the model mean follows the parameters.
+    (:meth:`IALikelihood.frozen_at`) while the model mean follows the parameters. When the emulator's
+    calibration has a variance D per parameter, the draws are shifted by it
+    (:func:`inference.ia.posterior_calibration.shifted_draws`; the sampler's statistics follow the draws).
     """
+    result = _sample(like, settings, quiet)
+    extra = like.parameter_variance
+    if extra is None:
+        return result
+    free = like.space.free_index
+    draws = np.stack([np.asarray(result.samples[n], float) for n in like.space.free], axis=-1)
+    moved, index = shifted_draws(draws, extra[free], like.space.lo[free], like.space.hi[free],
+                                 np.random.default_rng(settings.seed))
+    samples = {n: moved[..., i] for i, n in enumerate(like.space.free)}
+    stats = {k: np.take_along_axis(np.asarray(v), index, axis=1) for k, v in result.sample_stats.items()}
+    return replace(result, samples=samples, sample_stats=stats)
+
+
+def _sample(like: IALikelihood, settings: FitSettings, quiet: bool) -> SamplerResult:
     start = start_point(like, settings)
     if settings.emulator_covariance == "fixed":
         mode = start or _mode(like, settings.seed)

@@ -1,7 +1,7 @@
 """Goodness of fit of an IA posterior: χ² of the data at the posterior mean and at the best fit, its p-value,
 and a posterior-predictive p-value (docs/ARCHITECTURE.md 3.5: the ``goodness_of_fit`` entry of summary.json).
 
-χ²(θ) = dᵀ Σ(θ)⁻¹ d with d = data − model(θ) and Σ(θ) = C_data + κ C_emu(θ) + J D Jᵀ, the covariance the
+χ²(θ) = dᵀ Σ(θ)⁻¹ d with d = data − model(θ) and Σ(θ) = C_data + κ C_emu(θ), the covariance the
 fit holds (:meth:`inference.ia.likelihood.IALikelihood.held_covariance`; C_data already corrected for a
 jackknife estimate). The best fit is the point of least χ² among the posterior mean and the draws. Degrees of
 freedom: data points − free parameters.

@@ -37,9 +37,9 @@ of :mod:`inference.ia.fit` and :mod:`inference.ia.validation.run`; ``"varying"``
 emulator covariance is evaluated once, at the posterior mode, and added to the data covariance, while the
 model mean follows θ, as a covariance is held at a fiducial model in survey analyses. When the emulator's
 error entry carries a calibrated factor κ (``covariance_scale``, :mod:`inference.ia.posterior_calibration`),
-the held covariance is κ times the emulator covariance, plus ``J D Jᵀ`` when that calibration also has a
-variance D per parameter (J: the model's derivative with respect to the parameters at the freeze point); the
-varying form and the mode search use neither. A
+the held covariance is κ times the emulator covariance (its variance D per parameter, if any, shifts the
+posterior draws: :mod:`inference.ia.posterior_calibration`); the varying form and the mode search use
+neither. A
 Gaussian whose covariance follows θ draws information from the covariance itself, through ``log det Σ(θ)`` and
 ``d^T Σ(θ)^-1 d``, that the data do not hold (Carron 2013, A&A 551, A88); with a learned σ(θ) part of it is
 the network's noise. The measured effect on held-out mocks is in the README ("Calibrating the IA fit").
@@ -217,7 +217,9 @@ class IALikelihood:
 
     @property
     def parameter_variance(self) -> np.ndarray | None:
-        """D (P,) of the same calibration as κ, physical units², when E enters; None otherwise."""
+        """D (P,) of the same calibration as κ, physical units², when E enters (None otherwise): the
+        variance of the shift of the posterior draws
+        (:func:`inference.ia.posterior_calibration.shifted_draws`)."""
         if self.error_covariance is None:
             return None
         return getattr(self.emulator, "parameter_variance", None)
@@ -227,14 +229,8 @@ class IALikelihood:
         return jnp.concatenate([block[0] for block in self._blocks(theta_full)])
 
     def held_covariance(self, theta_full: jax.Array) -> jax.Array:
-        """The emulator covariance (K, K) that the fixed form holds: κ × :meth:`emulator_covariance`, plus
-        ``J D Jᵀ`` with J (K, P) the model's derivative at ``theta_full`` when the calibration has a D."""
-        held = self.covariance_scale * self.emulator_covariance(theta_full)
-        extra = self.parameter_variance
-        if extra is None:
-            return held
-        jac = jax.jacfwd(self.model_mean)(theta_full)
-        return held + (jac * jnp.asarray(extra, jac.dtype)) @ jac.T
+        """The emulator covariance (K, K) that the fixed form holds: κ × :meth:`emulator_covariance`."""
+        return self.covariance_scale * self.emulator_covariance(theta_full)
 
     def frozen_at(self, theta_full: np.ndarray) -> IALikelihood:
         """This likelihood with the emulator covariance held at ``theta_full`` (:meth:`held_covariance`,

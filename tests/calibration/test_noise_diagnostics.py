@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy import stats as scipy_stats
 
 SCRIPT = Path(__file__).resolve().parents[2] / "calibration" / "noise_diagnostics.py"
@@ -40,8 +41,10 @@ def test_fisher_pulls_recover_a_linear_models_offset_and_its_fisher_variance() -
     assert np.isnan(shift[3]).all()
 
 
-def _linear_likelihood(a: np.ndarray, b: np.ndarray, cov: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """The pieces of an IA likelihood that the Laplace forecast uses, for μ(θ) = Aθ + b with a fixed C."""
+def _linear_likelihood(a: np.ndarray, b: np.ndarray, cov: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                       extra: np.ndarray | None = None):
+    """The pieces of an IA likelihood that the Laplace forecast uses, for μ(θ) = Aθ + b with a fixed C (and
+    the calibration's D ``extra``)."""
     inverse = jnp.asarray(np.linalg.inv(cov))
 
     def log_likelihood(theta, data, extra_cov):
@@ -53,25 +56,28 @@ def _linear_likelihood(a: np.ndarray, b: np.ndarray, cov: np.ndarray, lo: np.nda
         log_likelihood=log_likelihood,
         held_covariance=lambda theta: jnp.asarray(cov),
         model_covariance=lambda theta: (jnp.asarray(a) @ theta + jnp.asarray(b), jnp.asarray(cov)),
+        parameter_variance=extra,
     )
 
 
-def test_laplace_forecast_is_the_exact_posterior_of_a_linear_model() -> None:
+@pytest.mark.parametrize("extra", [None, np.array([0.3, 0.0, 0.05])], ids=["no D", "D"])
+def test_laplace_forecast_is_the_exact_posterior_of_a_linear_model(extra) -> None:
     """For μ(θ) = Aθ + b with a fixed covariance C and a box far wider than the posterior, the posterior is
-    N(θ̂, F⁻¹) with θ̂ the generalised least-squares fit: u = Φ((truth − θ̂) / √(F⁻¹)ᵢᵢ)."""
+    N(θ̂, F⁻¹ + D) with θ̂ the generalised least-squares fit: u = Φ((truth − θ̂) / √((F⁻¹)ᵢᵢ + Dᵢ))."""
     rng = np.random.default_rng(5)
     n_data, n_par = 15, 3
     a, b = rng.normal(size=(n_data, n_par)), rng.normal(size=n_data)
     root = rng.normal(size=(n_data, n_data))
     cov = 0.05 * (root @ root.T + n_data * np.eye(n_data))
-    like = _linear_likelihood(a, b, cov, np.full(n_par, -30.0), np.full(n_par, 30.0))
+    like = _linear_likelihood(a, b, cov, np.full(n_par, -30.0), np.full(n_par, 30.0), extra)
     fit = noise_diagnostics.laplace_fitter(like)
     inverse_fisher = np.linalg.inv(a.T @ np.linalg.solve(cov, a))
+    variance = np.diag(inverse_fisher) + (0.0 if extra is None else extra)
     for _ in range(3):
         truth = rng.normal(size=n_par)
         data = a @ truth + b + np.linalg.cholesky(cov) @ rng.normal(size=n_data)
         best = inverse_fisher @ a.T @ np.linalg.solve(cov, data - b)
-        expected = scipy_stats.norm.cdf((truth - best) / np.sqrt(np.diag(inverse_fisher)))
+        expected = scipy_stats.norm.cdf((truth - best) / np.sqrt(variance))
         np.testing.assert_allclose(fit(truth, data), expected, atol=2e-3)
 
 

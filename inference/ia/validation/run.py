@@ -15,8 +15,9 @@ with every parameter free under the emulator's prior box. A single realisation c
 own: its noise is what the emulator's aleatoric variance (of one realisation) describes, so the likelihood
 uses a zero data covariance and emulator variance ``both`` (aleatoric + epistemic) by default; the aleatoric
 part is correlated across bins by the artifact's noise correlation (:mod:`emulators.ia.noise`). By default
-(``emulator_covariance="fixed"``) that covariance is held at each injection's mode, with the emulator's
-calibration (κ and D) when it has one (:meth:`inference.ia.likelihood.IALikelihood.frozen_at`,
+(``emulator_covariance="fixed"``) that covariance is held at each injection's mode, times the emulator's
+calibrated factor κ when it has one, and the draws are shifted by its D
+(:meth:`inference.ia.likelihood.IALikelihood.frozen_at`,
 :mod:`inference.ia.posterior_calibration`); ``"varying"`` lets it follow the parameters. The injections are
 fitted in batches (default one injection each) by NUTS (:func:`inference.sampling.nuts.run_nuts` with
 ``batch=True``), each injection's chains starting at the best point of its own multi-start mode search
@@ -63,6 +64,7 @@ from inference.ia.likelihood import (
 )
 from inference.ia.mode_search import ModeFinder, likelihood_mode_finder
 from inference.ia.observations import STATISTICS, Observation
+from inference.ia.posterior_calibration import shifted_draws
 from inference.ia.validation.report import coverage_report, write_validation
 from inference.ia.validation.retry import needs_retry, retry_settings
 from inference.ia.validation.settings import InjectionResults, ValidationSettings
@@ -138,10 +140,15 @@ def _fit_batch(
         quiet=True,
     )
     out = {key: [] for key in ("mean", "sd", "u", "rank", "r_hat", "div")}
+    like, free = programs.like, programs.like.space.free_index
     for j, true in enumerate(truth):
         item = result.item(j)
-        table = parameter_summary(item, names)
-        draws = np.stack([np.asarray(item.samples[n], float).reshape(-1) for n in names], axis=1)
+        table = parameter_summary(item, names)  # R-hat of the sampler's own draws
+        draws = np.stack([np.asarray(item.samples[n], float) for n in names], axis=-1)  # (chains, draws, F)
+        if like.parameter_variance is not None:  # the calibration's shift (posterior_calibration)
+            draws = shifted_draws(draws, like.parameter_variance[free], like.space.lo[free],
+                                  like.space.hi[free], np.random.default_rng(seed + j))[0]
+        draws = draws.reshape(-1, len(names))
         thinned = draws[np.linspace(0, len(draws) - 1, settings.n_ranks).round().astype(int)]
         out["mean"].append(draws.mean(0))
         out["sd"].append(draws.std(0, ddof=1))

@@ -1,15 +1,14 @@
-"""κ and D, the calibration of the held emulator covariance (inference.ia.posterior_calibration)."""
+"""κ and D, the calibration of the fit (inference.ia.posterior_calibration)."""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.stats import multivariate_normal, norm
 
 from inference.ia.likelihood import build_likelihood
-from inference.ia.posterior_calibration import calibration_from
+from inference.ia.posterior_calibration import calibration_from, shifted_draws
 from tests.inference.ia.standin import observe, random_cov
 from tests.inference.ia.test_likelihood import ar1_correlation, varying_standin
 
@@ -32,31 +31,52 @@ def test_calibration_recovers_the_factor_and_the_variances_that_posteriors_miss_
     np.testing.assert_allclose(inside.mean(axis=0), 0.68, atol=1e-3)
 
 
-def test_the_parameter_variance_widens_a_linear_posterior_by_d() -> None:
-    """For a linear model μ = Aθ + b, holding ``J D Jᵀ`` (J = A) beside the data covariance C turns the
-    posterior covariance (Aᵀ C⁻¹ A)⁻¹ into (Aᵀ C⁻¹ A)⁻¹ + D (Woodbury), the marginalisation over a
-    Gaussian shift of the parameters; the held covariance is κ Σ_emu + A D Aᵀ."""
-    emu = varying_standin()
-    emu.error_covariance = 0.2 * np.eye(18)
+def test_shifted_draws_are_the_posterior_convolved_with_d_and_cut_to_the_box() -> None:
+    """Draws of N(0, v) shifted with D = (0.5, 0) and cut to θ₀ ≥ -1: θ₀ follows N(0, v + D) truncated at
+    -1 (scipy's truncnorm), θ₁ keeps its distribution, and each kept draw's θ₁ is that of the draw its
+    index names (the sampler's statistics follow it); every chain keeps its length."""
+    from scipy.stats import truncnorm
+
+    rng = np.random.default_rng(5)
+    v = 0.6
+    draws = rng.standard_normal((4, 20000, 2)) * np.sqrt(v)
+    lo, hi = np.array([-1.0, -50.0]), np.array([50.0, 50.0])
+    moved, index = shifted_draws(draws, np.array([0.5, 0.0]), lo, hi, np.random.default_rng(6))
+    assert moved.shape == draws.shape and (moved[..., 0] >= -1).all()
+    exact = truncnorm((-1 - 0) / np.sqrt(v + 0.5), np.inf, scale=np.sqrt(v + 0.5))
+    first = moved[..., 0].reshape(-1)
+    assert first.mean() == pytest.approx(exact.mean(), abs=0.02)
+    assert first.var() == pytest.approx(exact.var(), rel=0.03)
+    assert moved[..., 1].var() == pytest.approx(v, rel=0.03)
+    np.testing.assert_array_equal(moved[..., 1], np.take_along_axis(draws[..., 1], index, axis=1))
+    untouched, same = shifted_draws(draws, np.zeros(2), lo - 100, hi, np.random.default_rng(6))
+    np.testing.assert_array_equal(untouched, draws)  # nothing to shift or cut: the draws as they were
+    np.testing.assert_array_equal(same, np.broadcast_to(np.arange(20000), (4, 20000)))
+
+
+def test_the_fit_with_d_is_the_exact_posterior_convolved_with_d() -> None:
+    """On a linear stand-in with κ and D, NUTS draws (held covariance κ Σ_emu, then the shift) match the
+    exact posterior N(m, (Aᵀ Σ⁻¹ A)⁻¹ + D) where the box [-1, 1]³ barely cuts it; without E neither
+    applies."""
+    from inference.ia.fit import FitSettings, sample_posterior
+    from tests.inference.ia.standin import exact_posterior, make_standin
+    from tests.inference.ia.test_fit import assert_matches_exact
+
+    emu = make_standin(seed=3, posterior_sd=0.1)
+    emu.error_covariance = np.zeros((18, 18))
     emu.n_realisations = 1
     emu.covariance_scale = 1.3
-    emu.parameter_variance = np.array([0.0, 0.04, 0.25])
-    cov = random_cov(18, seed=21, scale=0.05)
-    like = build_likelihood(emu, observe(emu, np.zeros(3), cov, seed=22), emulator_variance="both")
-    ref = jnp.asarray([0.2, -0.1, 0.4], jnp.float32)
-    a = emu.A.astype(float)
-    emu_cov = np.asarray(like.emulator_covariance(ref), float)
-    held = np.asarray(like.held_covariance(ref), float)
-    np.testing.assert_allclose(held, 1.3 * emu_cov + a @ np.diag(emu.parameter_variance) @ a.T, rtol=1e-4,
-                               atol=1e-6)
-    frozen = like.frozen_at(np.asarray(ref))
-    hessian = -np.asarray(jax.hessian(lambda t: frozen.log_likelihood(t))(jnp.zeros(3)), float)
-    before = np.linalg.inv(a.T @ np.linalg.inv(cov + 1.3 * emu_cov) @ a)
-    np.testing.assert_allclose(np.linalg.inv(hessian), before + np.diag(emu.parameter_variance), rtol=2e-3,
-                               atol=1e-6)
-    emu.error_covariance = None  # without E there is no calibration: neither κ nor D
-    plain = build_likelihood(emu, observe(emu, np.zeros(3), cov, seed=22), emulator_variance="both")
-    assert plain.parameter_variance is None and plain.covariance_scale == 1.0
+    emu.parameter_variance = np.array([0.01, 0.0, 0.02])
+    cov = random_cov(18, seed=4, scale=0.5)
+    obs = observe(emu, np.array([0.2, -0.3, 0.1]), cov, seed=5)
+    like = build_likelihood(emu, obs, emulator_variance="both")
+    result = sample_posterior(like, FitSettings(chains=4, warmup=400, samples=1000, seed=1), quiet=True)
+    sigma = cov + 1.3 * np.diag(emu.aleatoric + emu.epistemic)
+    mean, post_cov = exact_posterior(emu.A, emu.b, obs.data_vector(), sigma)
+    assert_matches_exact(result, like.space.free, mean, post_cov + np.diag(emu.parameter_variance))
+    assert result.sample_stats["diverging"].shape == result.samples["p0"].shape
+    emu.error_covariance = None
+    assert build_likelihood(emu, obs, emulator_variance="both").parameter_variance is None
 
 
 @pytest.mark.parametrize("mode", ["both", "aleatoric"])
