@@ -37,7 +37,7 @@ from inference.ia.likelihood import (
     build_likelihood,
 )
 from inference.ia.observations import check_stats
-from inference.ia.posterior_calibration import shifted_draws
+from inference.ia.posterior_calibration import calibrated_draws
 from inference.ia.settings import IANutsSettings
 from inference.sampling.emcee_sampler import run_emcee
 from inference.sampling.nuts import SamplerResult, run_nuts
@@ -100,16 +100,14 @@ def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool =
     With ``emulator_covariance="fixed"`` the emulator covariance is held at the mode
     (:meth:`IALikelihood.frozen_at`) while the model mean follows the parameters. When the emulator's
     calibration has a variance D per parameter, the draws are shifted by it
-    (:func:`inference.ia.posterior_calibration.shifted_draws`; the sampler's statistics follow the draws).
+    (:func:`inference.ia.posterior_calibration.calibrated_draws`; the sampler's statistics follow the draws).
     """
     result = _sample(like, settings, quiet)
-    extra = like.parameter_variance
-    if extra is None:
-        return result
-    free = like.space.free_index
     draws = np.stack([np.asarray(result.samples[n], float) for n in like.space.free], axis=-1)
-    moved, index = shifted_draws(draws, extra[free], like.space.lo[free], like.space.hi[free],
-                                 np.random.default_rng(settings.seed))
+    shifted = calibrated_draws(like, draws, np.random.default_rng(settings.seed))
+    if shifted is None:
+        return result
+    moved, index = shifted
     samples = {n: moved[..., i] for i, n in enumerate(like.space.free)}
     stats = {k: np.take_along_axis(np.asarray(v), index, axis=1) for k, v in result.sample_stats.items()}
     return replace(result, samples=samples, sample_stats=stats)

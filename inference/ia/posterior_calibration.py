@@ -59,6 +59,7 @@ from emulators.artifact_files import EMULATOR_JSON
 
 if TYPE_CHECKING:
     from inference.ia.emulator_jax import JaxEmulator
+    from inference.ia.likelihood import IALikelihood
 
 LEVEL = 0.68  # the central interval whose coverage the calibration makes nominal
 ESTIMATOR = ("per parameter, kappa_i = (68% quantile of |Phi^-1(u)| s / sqrt(v) / Phi^-1(0.84))^2 with "
@@ -105,6 +106,18 @@ def shifted_draws(
                              "smaller than the box")
         index[c] = np.sort(rng.choice(accepted, size=kept.size, replace=accepted.size < kept.size))
     return np.take_along_axis(moved, index[..., None], axis=1), index
+
+
+def calibrated_draws(
+    like: IALikelihood, draws: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`shifted_draws` of the draws (C, N, F) of ``like``'s free parameters by its calibration's D, in
+    its prior box; None when it has no D."""
+    extra = like.parameter_variance
+    if extra is None:
+        return None
+    free = like.space.free_index
+    return shifted_draws(draws, extra[free], like.space.lo[free], like.space.hi[free], rng)
 
 
 def read_validation(validation: str | os.PathLike[str]) -> tuple[list[str], np.ndarray, np.ndarray, dict]:

@@ -64,7 +64,7 @@ from inference.ia.likelihood import (
 )
 from inference.ia.mode_search import ModeFinder, likelihood_mode_finder
 from inference.ia.observations import STATISTICS, Observation
-from inference.ia.posterior_calibration import shifted_draws
+from inference.ia.posterior_calibration import calibrated_draws
 from inference.ia.validation.report import coverage_report, write_validation
 from inference.ia.validation.retry import needs_retry, retry_settings
 from inference.ia.validation.settings import InjectionResults, ValidationSettings
@@ -140,15 +140,12 @@ def _fit_batch(
         quiet=True,
     )
     out = {key: [] for key in ("mean", "sd", "u", "rank", "r_hat", "div")}
-    like, free = programs.like, programs.like.space.free_index
     for j, true in enumerate(truth):
         item = result.item(j)
         table = parameter_summary(item, names)  # R-hat of the sampler's own draws
         draws = np.stack([np.asarray(item.samples[n], float) for n in names], axis=-1)  # (chains, draws, F)
-        if like.parameter_variance is not None:  # the calibration's shift (posterior_calibration)
-            draws = shifted_draws(draws, like.parameter_variance[free], like.space.lo[free],
-                                  like.space.hi[free], np.random.default_rng(seed + j))[0]
-        draws = draws.reshape(-1, len(names))
+        shifted = calibrated_draws(programs.like, draws, np.random.default_rng(seed + j))
+        draws = (draws if shifted is None else shifted[0]).reshape(-1, len(names))
         thinned = draws[np.linspace(0, len(draws) - 1, settings.n_ranks).round().astype(int)]
         out["mean"].append(draws.mean(0))
         out["sd"].append(draws.std(0, ddof=1))
