@@ -77,10 +77,17 @@ def from_mock(
         int | None, typer.Option("--row", min=0,
                                  help="The design point (row of /params); default: first usable.")
     ] = None,
+    noise_model: Annotated[
+        Path | None, typer.Option("--noise-model", help="Emulator artifact whose noise model at the row's "
+                                  "true parameters gives the covariance (bins correlated); default: the "
+                                  "scatter of the row's realisations (diagonal).")
+    ] = None,
 ) -> None:
-    """Make an observation at known parameters: the mean of one mock row's realisations, and its variance."""
+    """Make an observation at known parameters: the mean of one mock row's realisations, its covariance."""
+    from inference.ia.emulator_jax import load_jax_emulator
     from inference.ia.mock_observation import observation_from_mock
 
-    obs, truth = observation_from_mock(mocks, row, out)
+    noise = None if noise_model is None else load_jax_emulator(noise_model)
+    obs, truth = observation_from_mock(mocks, row, out, noise)
     print(f"wrote {out}: {', '.join(obs.statistics)} in {obs.r.size} bins at " +
           ", ".join(f"{name}={value:.4g}" for name, value in truth.items()))

@@ -29,6 +29,22 @@ class HeldOut:
     rows: np.ndarray  # (N,) row indices in the file
 
 
+def check_emulator_matches(
+    path: str | Path, names: tuple[str, ...], r: np.ndarray, edges: np.ndarray | None, emulator: Emulator
+) -> None:
+    """InputError unless a mock file's parameter names and bins (r, edges in Mpc/h) are the emulator's."""
+    if tuple(names) != tuple(emulator.param_names):
+        raise InputError(
+            f"{path}: /params: param_names {', '.join(names)} differ from the emulator's "
+            f"{', '.join(emulator.param_names)}"
+        )
+    if not same_bins(r, edges, np.asarray(emulator.r), emulator.r_edges):
+        raise InputError(
+            f"{path}: /r: bins differ from the emulator's: {describe_bins(r, edges)} vs "
+            f"{describe_bins(np.asarray(emulator.r), emulator.r_edges)}"
+        )
+
+
 def read_held_out(path: str | Path, emulator: Emulator) -> HeldOut:
     """Read held-out mocks (contract 3.1) for ``emulator``: same parameters and bins, finished finite rows.
 
@@ -61,16 +77,7 @@ def read_held_out(path: str | Path, emulator: Emulator) -> HeldOut:
     check_increasing(r, path, "r")
     if edges is not None:
         check_increasing(edges, path, "r_edges")
-    if names != tuple(emulator.param_names):
-        raise InputError(
-            f"{path}: /params: param_names {', '.join(names)} differ from the emulator's "
-            f"{', '.join(emulator.param_names)}"
-        )
-    if not same_bins(r, edges, np.asarray(emulator.r), emulator.r_edges):
-        raise InputError(
-            f"{path}: /r: bins differ from the emulator's: {describe_bins(r, edges)} vs "
-            f"{describe_bins(np.asarray(emulator.r), emulator.r_edges)}"
-        )
+    check_emulator_matches(path, names, r, edges, emulator)
     keep = done.astype(bool) & np.isfinite(cube).all(axis=(1, 2, 3)) & np.isfinite(params).all(axis=1)
     training = getattr(emulator, "doc", {}).get("training") or {}
     if training.get("data", {}).get("sha256") == hash_files(path):

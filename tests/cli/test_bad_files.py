@@ -65,6 +65,8 @@ ARTIFACT_COMMANDS = {
     "fit": ["iaemu", "fit", "--emulator", "EMU", "--tng", "IN/obs.h5", "--out", "OUT"],
     "evaluate": ["iaemu", "evaluate", "EMU", "IN/m.h5", "--out", "OUT"],
     "validate": ["iaemu", "validate", "EMU", "IN/m.h5", "--out", "OUT"],
+    "observation from-mock": ["iaemu", "observation", "from-mock", "IN/m.h5", "--noise-model", "EMU",
+                              "--out", "OUT"],
 }
 
 

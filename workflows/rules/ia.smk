@@ -177,7 +177,8 @@ if SCALED:
 
 rule observation_from_mock:
     input:
-        f"{IA_OUT}/mocks_test.h5",
+        mocks=f"{IA_OUT}/mocks_test.h5",
+        emulator=EMULATOR,
     output:
         f"{IA_OUT}/observation.h5",
     log:
@@ -187,7 +188,8 @@ rule observation_from_mock:
     conda:
         "../envs/iaemu.yaml"
     shell:
-        "iaemu observation from-mock {input} {params.row} --out {output} > {log} 2>&1"
+        "iaemu observation from-mock {input.mocks} {params.row} --noise-model {input.emulator} "
+        "--out {output} > {log} 2>&1"
 
 
 rule fit_observation:

@@ -58,11 +58,17 @@ def test_the_shipped_emulator_fits_tngs_omega_as_published(sample1: Path, tmp_pa
 
 
 def test_a_mock_of_the_emulators_own_world_passes(tmp_path: Path) -> None:
-    held_out = Path(__file__).resolve().parents[3] / "calibration" / "held_out_wide.h5"
-    made = iaemu("observation", "from-mock", held_out, "--out", tmp_path / "mock.h5")
+    """A held-out mock of the shipped emulator's world, its covariance from the emulator's noise model: the
+    fit at the true HOD passes its goodness of fit."""
+    root = Path(__file__).resolve().parents[3]
+    held_out = root / "calibration" / "held_out_wide.h5"
+    made = iaemu("observation", "from-mock", held_out, "--out", tmp_path / "mock.h5",
+                 "--noise-model", root / "emulators" / "ia" / "artifacts" / "default")
     assert made.returncode == 0, made.stderr
     with h5py.File(tmp_path / "mock.h5") as mock:
         row = int(re.search(r"row (\d+)", mock.attrs["source"]).group(1))
+        assert "covariance: noise model" in mock.attrs["source"]
+        assert np.count_nonzero(mock["cov"][0, 1:]) > 0  # the bins are correlated
     held = read_mocks(held_out)  # the truth, unrounded
     values = held.params[np.flatnonzero(held.row_index == row)[0]].tolist()
     truth = dict(zip(held.param_names, values, strict=True))
