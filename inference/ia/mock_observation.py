@@ -36,6 +36,12 @@ def noise_model_covariance(emulator: Emulator, theta: np.ndarray, n_real: int) -
     sd = np.sqrt(aleatoric / n_real)
     corr = getattr(emulator, "noise_correlation", None)
     corr = np.eye(sd.size) if corr is None else np.asarray(corr, float)
+    smallest = float(np.linalg.eigvalsh(corr)[0])
+    if not smallest > 0:
+        raise InputError(f"{getattr(emulator, 'name', 'emulator')}: noise correlation: smallest eigenvalue "
+                         f"{smallest:.2g}; expected a positive-definite correlation to serve as an "
+                         "observation's covariance (estimated from too few realisations? without a noise "
+                         "model the realisations' scatter is used)")
     return sd[:, None] * corr * sd[None, :]
 
 

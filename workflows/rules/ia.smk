@@ -185,11 +185,13 @@ rule observation_from_mock:
         f"{OUT}/logs/observation.log",
     params:
         row=f"--row {IA['observation_row']}" if IA.get("observation_row") is not None else "",
+        noise=lambda wildcards, input: (
+            f"--noise-model {input.emulator}" if IA.get("observation_noise_model", True) else ""
+        ),
     conda:
         "../envs/iaemu.yaml"
     shell:
-        "iaemu observation from-mock {input.mocks} {params.row} --noise-model {input.emulator} "
-        "--out {output} > {log} 2>&1"
+        "iaemu observation from-mock {input.mocks} {params.row} {params.noise} --out {output} > {log} 2>&1"
 
 
 rule fit_observation:

@@ -98,3 +98,13 @@ def test_noise_model_observation_carries_the_correlation_and_checks_bins(tmp_pat
     with pytest.raises(InputError, match="bins differ from the emulator's"):
         observation_from_mock(mocks, row=1, out=tmp_path / "other.h5", noise=other)
     assert not (tmp_path / "other.h5").exists()
+
+
+def test_a_singular_noise_correlation_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    """A correlation estimated from fewer deviations than bins (here rank 1) cannot be an observation's
+    covariance."""
+    mocks = write_dataset(tmp_path / "mocks.h5", n=5, n_real=4, n_bins=8, seed=2)
+    model = SyntheticNoiseModel(8, corr=np.ones((24, 24)))
+    with pytest.raises(InputError, match="noise correlation: smallest eigenvalue"):
+        observation_from_mock(mocks, row=1, out=tmp_path / "obs.h5", noise=model)
+    assert not (tmp_path / "obs.h5").exists()
