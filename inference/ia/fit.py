@@ -100,7 +100,8 @@ def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool =
     With ``emulator_covariance="fixed"`` the emulator covariance is held at the mode
     (:meth:`IALikelihood.frozen_at`) while the model mean follows the parameters. When the emulator's
     calibration has a variance D per parameter, the draws are shifted by it
-    (:func:`inference.ia.posterior_calibration.calibrated_draws`; the sampler's statistics follow the draws).
+    (:func:`inference.ia.posterior_calibration.calibrated_draws`; the sampler's statistics follow the draws,
+    and its own draws stay in ``sampler_samples`` for the goodness of fit, :mod:`inference.ia.goodness`).
     """
     result = _sample(like, settings, quiet)
     draws = np.stack([np.asarray(result.samples[n], float) for n in like.space.free], axis=-1)
@@ -110,7 +111,7 @@ def sample_posterior(like: IALikelihood, settings: FitSettings, *, quiet: bool =
     moved, index = shifted
     samples = {n: moved[..., i] for i, n in enumerate(like.space.free)}
     stats = {k: np.take_along_axis(np.asarray(v), index, axis=1) for k, v in result.sample_stats.items()}
-    return replace(result, samples=samples, sample_stats=stats)
+    return replace(result, samples=samples, sample_stats=stats, sampler_samples=result.samples)
 
 
 def _sample(like: IALikelihood, settings: FitSettings, quiet: bool) -> SamplerResult:

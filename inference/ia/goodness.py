@@ -7,6 +7,11 @@ jackknife estimate). The best fit is the point of least χ² among the posterior
 freedom: data points − free parameters.
 The posterior-predictive p-value is the fraction of draws θ_s for which data drawn from N(model(θ_s), Σ(θ_s))
 have a χ² at least the observed one (Gelman, Meng & Stern 1996).
+
+Where the fit's draws were shifted by its calibration's D (:mod:`inference.ia.posterior_calibration`: the
+data follow the emulator at θ + δ), all of this reads the sampler's own draws, the posterior of θ + δ: the
+data depend on θ only through θ + δ, so that is the posterior predictive, and the shift would otherwise
+count the emulator's error against the data a second time.
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ MAX_DRAWS = 2000  # draws searched for the best fit (thinned evenly)
 
 
 def free_draws(like: IALikelihood, result: SamplerResult) -> np.ndarray:
-    """Posterior draws of the free parameters, chains pooled: (S, F), physical units."""
-    return np.stack([np.asarray(result.samples[n], dtype=np.float64).reshape(-1) for n in like.space.free], 1)
+    """The sampler's own draws of the free parameters (before any calibration shift), chains pooled: (S, F),
+    physical units."""
+    samples = result.samples if result.sampler_samples is None else result.sampler_samples
+    return np.stack([np.asarray(samples[n], dtype=np.float64).reshape(-1) for n in like.space.free], 1)
 
 
 def model_and_covariance(like: IALikelihood, theta_free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -65,7 +65,8 @@ class SamplerResult:
     step_size; emcee: lp, diverging all False, num_steps 1). wall_time_s: running time without
     compilation; compile_time_s: ahead-of-time compilation of the sampler programs. n_gradient_evals: log-
     density gradients (NUTS leapfrog steps, warm-up included; 0 for emcee); n_density_evals: log-density
-    evaluations. settings: what the sampler was asked to do.
+    evaluations. settings: what the sampler was asked to do. sampler_samples: the sampler's own draws when
+    `samples` were moved after sampling (the IA fit's calibration shift), else None.
     """
 
     sampler: str
@@ -76,6 +77,7 @@ class SamplerResult:
     n_gradient_evals: int
     n_density_evals: int
     settings: dict[str, Any] = field(default_factory=dict)
+    sampler_samples: dict[str, np.ndarray] | None = None
 
     @property
     def batch(self) -> int | None:

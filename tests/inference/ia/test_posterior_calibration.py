@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -56,9 +58,10 @@ def test_shifted_draws_are_the_posterior_convolved_with_d_and_cut_to_the_box() -
 
 def test_the_fit_with_d_is_the_exact_posterior_convolved_with_d() -> None:
     """On a linear stand-in with κ and D, NUTS draws (held covariance κ Σ_emu, then the shift) match the
-    exact posterior N(m, (Aᵀ Σ⁻¹ A)⁻¹ + D) where the box [-1, 1]³ barely cuts it; without E neither
-    applies."""
+    exact posterior N(m, (Aᵀ Σ⁻¹ A)⁻¹ + D) where the box [-1, 1]³ barely cuts it, and the sampler's own
+    draws, which the goodness of fit reads, match it without D; without E neither applies."""
     from inference.ia.fit import FitSettings, sample_posterior
+    from inference.ia.goodness import posterior_model
     from tests.inference.ia.standin import exact_posterior, make_standin
     from tests.inference.ia.test_fit import assert_matches_exact
 
@@ -75,6 +78,12 @@ def test_the_fit_with_d_is_the_exact_posterior_convolved_with_d() -> None:
     mean, post_cov = exact_posterior(emu.A, emu.b, obs.data_vector(), sigma)
     assert_matches_exact(result, like.space.free, mean, post_cov + np.diag(emu.parameter_variance))
     assert result.sample_stats["diverging"].shape == result.samples["p0"].shape
+    # the sampler's own draws, the posterior of θ + δ, are kept: the exact posterior without D, and what the
+    # goodness of fit evaluates the model at
+    own = replace(result, samples=result.sampler_samples, sampler_samples=None)
+    assert_matches_exact(own, like.space.free, mean, post_cov)
+    np.testing.assert_allclose(posterior_model(like, result).points[0],
+                               [own.samples[n].mean(dtype=np.float64) for n in like.space.free], rtol=1e-9)
     emu.error_covariance = None
     assert build_likelihood(emu, obs, emulator_variance="both").parameter_variance is None
 
