@@ -64,13 +64,13 @@ def observation_from_mock(
         cov = np.diag(np.concatenate([data.std[index, k] ** 2 / data.n_real for k in range(len(STATISTICS))]))
         covariance = f"scatter of its {data.n_real} realisations"
     else:
+        name = getattr(noise, "name", "emulator")
         check_emulator_matches(mocks, tuple(data.param_names), data.r, data.r_edges, noise)
         if tuple(noise.statistics) != tuple(STATISTICS):
-            name = getattr(noise, "name", "emulator")
             raise InputError(f"{name}: statistics {', '.join(noise.statistics)}; expected "
                              f"{', '.join(STATISTICS)} for a covariance of every statistic")
         cov = noise_model_covariance(noise, data.params[index], data.n_real)
-        covariance = f"noise model of {getattr(noise, 'name', 'an emulator')} at the true parameters"
+        covariance = f"noise model of {name} at the true parameters"
     values = {stat: data.mean[index, k] for k, stat in enumerate(STATISTICS)}
     truth = {name: float(value) for name, value in zip(data.param_names, data.params[index], strict=True)}
     observation = Observation(
