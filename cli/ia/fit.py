@@ -189,6 +189,7 @@ def fit(
     from inference.ia.fit import FitSettings, Sampler, Start, fit_observation, report
     from inference.ia.goodness import warning
     from inference.ia.likelihood import CovarianceCorrection, XiSpace
+    from inference.sampling.outputs import convergence_warning
 
     for value, choices, flag in ((sampler, Sampler, "--sampler"), (start, Start, "--start"),
                                  (xi_space, XiSpace, "--xi-space"),
@@ -219,9 +220,9 @@ def fit(
     summary = fit_observation(emulator or default_emulator_path(), tng, out, settings, quiet=quiet)
     print(report(summary))
     print(f"wrote {out}")
-    alarm = warning(summary["goodness_of_fit"])
-    if alarm:
-        print(alarm, file=sys.stderr)
+    for alarm in (convergence_warning(summary), warning(summary["goodness_of_fit"])):
+        if alarm:
+            print(alarm, file=sys.stderr)
 
 
 @user_errors

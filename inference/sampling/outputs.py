@@ -11,6 +11,7 @@
         out/<name>         one file per entry of `plots`: {"ppc.png": writer}, writer(path) draws it
     fit_summary(result, ...) -> dict      the summary without writing anything
     format_table(summary) -> str          mean, sd, 68% interval, R-hat, bulk ESS per parameter
+    convergence_warning(summary) -> str | None   the line when the largest R-hat missed its target
     package_versions() -> {package: version}
 
 A failure anywhere (a plot included) leaves `out` as it was: nothing is half-written.
@@ -30,6 +31,7 @@ import numpy as np
 from common.atomic import atomic_directory
 from inference.sampling.diagnostics import parameter_summary, run_diagnostics, to_inference_data
 from inference.sampling.nuts import SamplerResult
+from inference.sampling.settings import DEFAULT_RHAT_TARGET
 
 PlotWriter = Callable[[Path], None]
 VERSIONED = ("iaemu", "numpy", "jax", "jaxlib", "numpyro", "emcee", "arviz", "corner", "matplotlib")
@@ -115,3 +117,18 @@ def format_table(summary: Mapping[str, Any]) -> str:
     rows.append(f"{run['sampler']}: {run['divergences']} divergences, {run['wall_time_s']:.1f} s "
                 f"(+{run['compile_time_s']:.1f} s compile)")
     return "\n".join(rows)
+
+
+def convergence_warning(summary: Mapping[str, Any]) -> str | None:
+    """The warning line when a NUTS run's largest R-hat is not below its ``rhat_target`` (the default target
+    when it had none), e.g. when it stopped at ``max_samples``; else None (also for emcee, whose walkers are
+    not independent chains)."""
+    run = summary["run"]
+    worst = run.get("max_r_hat")
+    target = run["settings"].get("rhat_target") or DEFAULT_RHAT_TARGET
+    if run["sampler"] != "nuts" or worst is None or worst < target:
+        return None
+    worst_name = max((name for name, row in summary["parameters"].items() if row["r_hat"] is not None),
+                     key=lambda name: summary["parameters"][name]["r_hat"])
+    return (f"warning: the chains have not converged: R-hat {worst:.3f} ({worst_name}) is not below "
+            f"{target:g} after {run['draws_per_chain']} draws per chain; sample longer")

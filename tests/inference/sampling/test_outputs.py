@@ -2,6 +2,7 @@
 own plot."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import arviz as az
@@ -10,7 +11,7 @@ import pytest
 
 from common.hashing import hash_arrays
 from inference.sampling.nuts import SamplerResult
-from inference.sampling.outputs import format_table, write_fit_directory
+from inference.sampling.outputs import convergence_warning, fit_summary, format_table, write_fit_directory
 
 QUANTILE_KEYS = ["q2.5", "q16", "q50", "q84", "q97.5"]
 
@@ -104,3 +105,20 @@ def test_terminal_table_has_one_row_per_parameter(tmp_path: Path, result: Sample
     assert rows["a"][3] == f"[{a['q16']:.4g}," and rows["a"][4] == f"{a['q84']:.4g}]"
     assert "1 divergences" in lines[-1]
 
+
+
+def test_convergence_warning_names_the_unmixed_parameter(result: SamplerResult) -> None:
+    """Two chains of ``v`` around different means have R-hat near √2 (between-chain variance 1, as the
+    within-chain one): the warning names that element; well-mixed draws, or emcee walkers, give none."""
+    mixed = fit_summary(result, seed=0, data_hash="d", model_hash="m")
+    assert mixed["run"]["max_r_hat"] < 1.01
+    assert convergence_warning(mixed) is None
+
+    split = dict(result.samples, v=result.samples["v"] + np.array([-1.0, 1.0])[:, None, None] * [0.0, 1.0])
+    stuck = fit_summary(replace(result, samples=split), seed=0, data_hash="d", model_hash="m")
+    line = convergence_warning(stuck)
+    assert stuck["parameters"]["v[1]"]["r_hat"] > 1.3
+    assert line is not None and "v[1]" in line and "300 draws per chain" in line and "below 1.01" in line
+    targeted = dict(stuck, run=dict(stuck["run"], settings=dict(stuck["run"]["settings"], rhat_target=5.0)))
+    assert convergence_warning(targeted) is None  # below the run's own target
+    assert convergence_warning(dict(stuck, run=dict(stuck["run"], sampler="emcee"))) is None
