@@ -3,7 +3,9 @@
 #   run_default_validation.sh scale     32 fits of the independent error mocks (never trained on, not the
 #                                       held-out file), seed 1
 #   run_default_validation.sh rescale   64 more fits of them, seed 2
-#   run_default_validation.sh calibrate `iaemu calibrate-scale` on those two once both have finished: κ and
+#   run_default_validation.sh extend    64 more, seed 3, fitted with the artifact's last calibration
+#                                       without a D (in a copy of it, calibration/.artifact_without_d/)
+#   run_default_validation.sh calibrate `iaemu calibrate-scale` on the three once all have finished: κ and
 #                                       a variance D per parameter into the artifact (once: an artifact
 #                                       with a D is left as it is)
 #   run_default_validation.sh           the 200-injection validation on the held-out mocks
@@ -23,13 +25,14 @@ world="${WORLD:-wide}"
 suffix=$([ "$world" = wide ] && echo "" || echo "_$world")
 mode="${1:-validation}"
 artifact=emulators/ia/artifacts/default
-batches=(calibration/scale32$suffix calibration/scale64$suffix)
+batches=(calibration/scale32$suffix calibration/scale64$suffix calibration/scale64b$suffix)
 case "$mode" in
   scale) out=${batches[0]}; run=(calibration/error_mocks_$world.h5 --n-injections 32 --seed 1 --out "$out") ;;
   rescale) out=${batches[1]}; run=(calibration/error_mocks_$world.h5 --n-injections 64 --seed 2 --out "$out") ;;
+  extend) out=${batches[2]}; run=(calibration/error_mocks_$world.h5 --n-injections 64 --seed 3 --out "$out") ;;
   calibrate) ;;
   validation) run=(calibration/held_out_$world.h5 --n-injections 200 --seed 0 --out calibration/val200$suffix) ;;
-  *) echo "run_default_validation.sh: unknown mode '$mode' (expected scale, rescale, calibrate, or none for the validation)" >&2
+  *) echo "run_default_validation.sh: unknown mode '$mode' (expected scale, rescale, extend, calibrate, or none for the validation)" >&2
      exit 2 ;;
 esac
 make install
@@ -43,7 +46,7 @@ fi
 if [ "$mode" = calibrate ]; then
   for folder in "${batches[@]}"; do
     if [ ! -f "$folder/coverage.json" ]; then
-      echo "run_default_validation.sh: $folder has not finished; run scale and rescale first" >&2; exit 2
+      echo "run_default_validation.sh: $folder has not finished; run scale, rescale and extend first" >&2; exit 2
     fi
   done
   if [ "$status" = 3 ]; then
@@ -58,7 +61,25 @@ if [ "$mode" = validation ]; then
     exit 2
   fi
 elif [ -f "$out/coverage.json" ]; then
-  echo "$out has finished; run calibrate when both batches have"; exit 0
+  echo "$out has finished; run calibrate when every batch has"; exit 0
+elif [ "$mode" = extend ]; then
+  # the artifact as it was before its first D: calibrate-scale finds that state by digest in its history
+  copy=calibration/.artifact_without_d
+  rm -rf "$copy" && cp -r "$artifact" "$copy"
+  .venv/bin/python - "$copy" <<'PY'
+import json, sys
+from pathlib import Path
+path = Path(sys.argv[1]) / "emulator.json"
+doc = json.loads(path.read_text())
+scale = doc["emulator_error"].get("covariance_scale")
+while scale and any((scale.get("parameter_variance") or {}).values()):
+    scale = scale.get("previous")
+doc["emulator_error"].pop("covariance_scale", None)
+if scale:
+    doc["emulator_error"]["covariance_scale"] = scale
+path.write_text(json.dumps(doc, indent=1))
+PY
+  artifact=$copy
 elif [ "$status" = 3 ]; then
   echo "run_default_validation.sh: $artifact carries a parameter variance D; calibration fits are made without one" >&2
   exit 2
