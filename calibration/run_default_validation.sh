@@ -6,8 +6,8 @@
 #   run_default_validation.sh extend    64 more, seed 3, fitted with the artifact's last calibration
 #                                       without a D (in a copy of it, calibration/.artifact_without_d/)
 #   run_default_validation.sh calibrate `iaemu calibrate-scale` on the three once all have finished: κ and
-#                                       a variance D per parameter into the artifact (once: an artifact
-#                                       with a D is left as it is)
+#                                       a variance D per parameter into the artifact (again only when
+#                                       the estimator or the fits have changed since its last one)
 #   run_default_validation.sh           the 200-injection validation on the held-out mocks
 # The calibration fits must be made with the artifact before any D (scale and rescale refuse one that has
 # one); the 32 were fitted uncalibrated and the 64 with κ = 1.265, which calibrate-scale finds by digest.
@@ -49,8 +49,13 @@ if [ "$mode" = calibrate ]; then
       echo "run_default_validation.sh: $folder has not finished; run scale, rescale and extend first" >&2; exit 2
     fi
   done
-  if [ "$status" = 3 ]; then
-    echo "$artifact already carries κ and D; nothing to do"; exit 0
+  if .venv/bin/python -c 'import json, sys
+from inference.ia.posterior_calibration import ESTIMATOR
+scale = json.load(open(sys.argv[1] + "/emulator.json"))["emulator_error"].get("covariance_scale") or {}
+counts = [json.load(open(f + "/coverage.json"))["run"]["n_injections"] for f in sys.argv[2:]]
+sys.exit(0 if scale.get("estimator") == ESTIMATOR and scale.get("injections") == counts else 1)' \
+      "$artifact" "${batches[@]}"; then
+    echo "$artifact already carries κ and D measured on these fits by this estimator; nothing to do"; exit 0
   fi
   .venv/bin/iaemu calibrate-scale "$artifact" "${batches[@]}"
   exit 0

@@ -182,10 +182,14 @@ def test_generate_never_overwrites_a_jet_file_it_did_not_write(tmp_path, capsys,
     assert snapshot(tmp_path) == before
 
 
+HEADER = "row,p0_truth,p1_truth,p0_u,p1_u,p0_sd,p1_sd\n"  # an `iaemu validate` injections.csv's columns
+
+
 @pytest.mark.parametrize(("name", "text", "needle"), [
     ("coverage.json", '{"run": {"emulator_dig', "coverage.json"),
-    ("injections.csv", "row,p0_u,p1_u,p0_sd,p1_sd\n0,0.5,0.25,0.1,0.1\n1,0.4", "injections.csv: row 3"),
-    ("injections.csv", "row,p0_u,p1_u\n0,0.5,0.25\n", "p0_sd, p1_sd missing"),
+    ("injections.csv", HEADER + "0,0,0,0.5,0.25,0.1,0.1\n1,0,0,0.4", "injections.csv: row 3"),
+    ("injections.csv", "row,p0_truth,p1_truth,p0_u,p1_u\n0,0,0,0.5,0.25\n", "p0_sd, p1_sd missing"),
+    ("injections.csv", "row,p0_u,p1_u,p0_sd,p1_sd\n0,0.5,0.25,0.1,0.1\n", "p0_truth, p1_truth missing"),
 ])
 def test_calibrate_scale_on_a_truncated_validation(name, text, needle, tmp_path, capsys, monkeypatch) -> None:
     emu = tmp_path / "emu"
@@ -193,7 +197,7 @@ def test_calibrate_scale_on_a_truncated_validation(name, text, needle, tmp_path,
     validation = tmp_path / "val"
     validation.mkdir()
     (validation / "coverage.json").write_text('{"run": {}}')
-    (validation / "injections.csv").write_text("row,p0_u,p1_u,p0_sd,p1_sd\n0,0.5,0.25,0.1,0.1\n")
+    (validation / "injections.csv").write_text(HEADER + "0,0,0,0.5,0.25,0.1,0.1\n")
     (validation / name).write_text(text)
     before = snapshot(tmp_path)
     assert_refused(run_cli(capsys, monkeypatch, "iaemu", "calibrate-scale", emu, validation), needle)

@@ -210,12 +210,14 @@ def test_cuda_without_a_gpu_exits_2(tmp_path: Path) -> None:
 def _validation_dir(folder: Path, digest: str, mocks_sha: str, names: list[str], u: np.ndarray,
                     sd: np.ndarray | None) -> Path:
     """An `iaemu validate` output as calibrate-scale reads it: coverage.json's run block, injections.csv with
+    NAME_truth (0, the centre of the synthetic emulator's box, far from its edges for these posteriors),
     NAME_u and (unless ``sd`` is None) NAME_sd columns."""
     folder.mkdir()
     run = {"emulator_digest": digest, "held_out_sha256": mocks_sha, "n_injections": len(u)}
     (folder / "coverage.json").write_text(json.dumps({"run": run}))
-    columns = [f"{n}_u" for n in names] + ([] if sd is None else [f"{n}_sd" for n in names])
-    table = u if sd is None else np.hstack([u, sd])
+    columns = [f"{n}_{kind}" for kind in ("truth", "u") for n in names]
+    columns += [] if sd is None else [f"{n}_sd" for n in names]
+    table = np.hstack([np.zeros_like(u), u] + ([] if sd is None else [sd]))
     lines = [",".join(["row", *columns])]
     lines += [",".join([str(j)] + [f"{v:.8g}" for v in row]) for j, row in enumerate(table)]
     (folder / "injections.csv").write_text("\n".join(lines) + "\n")
