@@ -5,7 +5,6 @@ A thin layer over :func:`inference.templates.fit.fit_tagger_files`; torch and JA
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -37,7 +36,7 @@ def fit(
     quiet: QuietOption = False,
 ) -> None:
     """Fit the top-jet fraction of a mixed sample from the tagger's score templates with NUTS."""
-    from inference.sampling.outputs import convergence_warning, format_table
+    from inference.sampling.outputs import format_table
     from inference.templates.fit import MAIN_VARS, TEMPLATE_NUTS, fit_tagger_files
 
     nuts = replace(TEMPLATE_NUTS, chains=chains, warmup=warmup, samples=samples)
@@ -48,6 +47,3 @@ def fit(
     f = summary["parameters"]["f"]
     print(f"{out}: signal fraction f = {f['q50']:.4f} (68%: [{f['q16']:.4f}, {f['q84']:.4f}], "
           f"95%: [{f['q2.5']:.4f}, {f['q97.5']:.4f}])")
-    alarm = convergence_warning(summary)
-    if alarm:
-        print(alarm, file=sys.stderr)

@@ -11,7 +11,7 @@
         out/<name>         one file per entry of `plots`: {"ppc.png": writer}, writer(path) draws it
     fit_summary(result, ...) -> dict      the summary without writing anything
     format_table(summary) -> str          mean, sd, 68% interval, R-hat, bulk ESS per parameter
-    convergence_warning(summary) -> str | None   the line when the largest R-hat missed its target
+    convergence_warning(summary) -> str | None   the line when NUTS stopped with R-hat above its target
     package_versions() -> {package: version}
 
 A failure anywhere (a plot included) leaves `out` as it was: nothing is half-written.
@@ -31,7 +31,6 @@ import numpy as np
 from common.atomic import atomic_directory
 from inference.sampling.diagnostics import parameter_summary, run_diagnostics, to_inference_data
 from inference.sampling.nuts import SamplerResult
-from inference.sampling.settings import DEFAULT_RHAT_TARGET
 
 PlotWriter = Callable[[Path], None]
 VERSIONED = ("iaemu", "numpy", "jax", "jaxlib", "numpyro", "emcee", "arviz", "corner", "matplotlib")
@@ -120,13 +119,12 @@ def format_table(summary: Mapping[str, Any]) -> str:
 
 
 def convergence_warning(summary: Mapping[str, Any]) -> str | None:
-    """The warning line when a NUTS run's largest R-hat is not below its ``rhat_target`` (the default target
-    when it had none), e.g. when it stopped at ``max_samples``; else None (also for emcee, whose walkers are
-    not independent chains)."""
+    """The warning line when a NUTS run that went on for an ``rhat_target`` stopped at its ``max_samples``
+    with its largest R-hat not below it; else None (also for a fixed budget, and for emcee)."""
     run = summary["run"]
     worst = run.get("max_r_hat")
-    target = run["settings"].get("rhat_target") or DEFAULT_RHAT_TARGET
-    if run["sampler"] != "nuts" or worst is None or worst < target:
+    target = run["settings"].get("rhat_target")
+    if run["sampler"] != "nuts" or not target or worst is None or worst < target:
         return None
     worst_name = max((name for name, row in summary["parameters"].items() if row["r_hat"] is not None),
                      key=lambda name: summary["parameters"][name]["r_hat"])
