@@ -67,20 +67,70 @@ if TYPE_CHECKING:
     from inference.ia.likelihood import IALikelihood
 
 LEVEL = 0.68  # the central interval whose coverage the calibration makes nominal
-ESTIMATOR = ("per parameter, the Gaussian of sd sqrt(kappa s^2 / (kappa fitted with) + D_i) centred at "
-             "truth - Phi^-1(u) s, cut to the prior box; kappa = min over parameters of the smallest kappa "
-             "that makes the 68% quantile of |Phi^-1(its fraction below the truth)| equal Phi^-1(0.84); "
-             "D_i >= 0 the smallest variance that does so at kappa (else the one nearest it)")
-_KAPPA_GRID = np.geomspace(1e-2, 1e2, 161)  # factors searched for the smallest root, then refined
-_D_GRID = np.r_[0.0, np.geomspace(1e-6, 4.0, 161)]  # variances searched, in units of a scale per parameter
+ESTIMATOR = ("per injection and parameter, the Gaussian whose cut to the prior box has the fit's sd and "
+             "fraction u below the truth; its width times sqrt(kappa / kappa fitted with), shifted by "
+             "N(0, D_i) and cut again; kappa = min over parameters of the smallest kappa that makes the 68% "
+             "quantile of |Phi^-1(its fraction below the truth)| equal Phi^-1(0.84); D_i >= 0 the smallest "
+             "variance that does so at kappa (else the one nearest it)")
+_KAPPA_GRID = np.geomspace(1e-2, 1e2, 81)  # factors searched for the smallest root, then refined
+_D_GRID = np.r_[0.0, np.geomspace(1e-6, 4.0, 81)]  # variances searched, in units of a scale per parameter
+_NODES = (np.arange(48) + 0.5) / 48  # equal-mass quantiles standing in for a cut Gaussian
+
+
+def _bisect(excess: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
+            steps: int = 45) -> np.ndarray:
+    """Elementwise x in [lo, hi] where ``excess`` (decreasing in x) crosses 0, by bisection (an end of the
+    bracket where it does not cross)."""
+    lo, hi = (np.array(np.broadcast_arrays(lo, hi)[k], float) for k in (0, 1))
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        above = excess(mid) > 0
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    return 0.5 * (lo + hi)
+
+
+def cut_parent(
+    truth: np.ndarray, u: np.ndarray, sd: np.ndarray, lo: float, hi: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and widths (K,) of the Gaussians whose cut to [``lo``, ``hi``] has sd ``sd`` and the fraction
+    ``u`` below ``truth`` (K,), by bisection: the posterior a fit cut to its prior box stands for. In a
+    box with an infinite side, taken as unbounded: width ``sd`` and centre ``truth - Φ⁻¹(u) sd``."""
+    width = hi - lo
+    if not np.isfinite(width):
+        return truth - norm.ppf(u) * sd, np.asarray(sd, float)
+
+    def centre(sigma: np.ndarray) -> np.ndarray:
+        def below(mu: np.ndarray) -> np.ndarray:  # decreasing in the centre
+            return truncnorm.cdf((truth - mu) / sigma, (lo - mu) / sigma, (hi - mu) / sigma) - u
+
+        return _bisect(below, lo - 4 * width, hi + 4 * width)
+
+    def narrower(log_sigma: np.ndarray) -> np.ndarray:  # sd of the cut Gaussian grows with its width
+        sigma = np.exp(log_sigma)
+        mu = centre(sigma)
+        return sd - truncnorm.std((lo - mu) / sigma, (hi - mu) / sigma, loc=mu, scale=sigma)
+
+    sigma = np.exp(_bisect(narrower, np.log(sd / 2), np.log(10 * width), steps=40))
+    return centre(sigma), sigma
 
 
 def box_fraction_below(
-    truth: np.ndarray, centre: np.ndarray, sd: np.ndarray, lo: np.ndarray, hi: np.ndarray
+    truth: np.ndarray, centre: np.ndarray, sigma: np.ndarray, lo: float, hi: float, extra: float
 ) -> np.ndarray:
-    """P(θ < truth) for θ ~ N(centre, sd²) cut to [lo, hi] (broadcast), clipped to [1e-12, 1 - 1e-12]."""
-    sd = np.asarray(sd, float)
-    fraction = truncnorm.cdf((truth - centre) / sd, (lo - centre) / sd, (hi - centre) / sd)
+    """P(θ < truth) (K,) for θ drawn from N(centre, sigma²) cut to [lo, hi], shifted by N(0, extra) and cut
+    to the box again (the shifted draws of a fit), clipped to [1e-12, 1 - 1e-12]; the second cut by 48
+    equal-mass nodes of the first."""
+    a, b = (lo - centre) / sigma, (hi - centre) / sigma
+    if extra <= 0:
+        fraction = truncnorm.cdf((truth - centre) / sigma, a, b)
+    else:
+        start, mass = norm.cdf(a)[:, None], (norm.cdf(b) - norm.cdf(a))[:, None]
+        nodes = centre[:, None] + sigma[:, None] * norm.ppf(np.clip(start + _NODES * mass, 1e-15, 1 - 1e-15))
+        nodes = np.clip(nodes, lo, hi)
+        spread = np.sqrt(extra)
+        inside = norm.cdf((hi - nodes) / spread) - norm.cdf((lo - nodes) / spread)
+        below = norm.cdf((truth[:, None] - nodes) / spread) - norm.cdf((lo - nodes) / spread)
+        fraction = below.sum(axis=1) / inside.sum(axis=1)
     return np.clip(fraction, 1e-12, 1 - 1e-12)
 
 
@@ -97,33 +147,37 @@ def _smallest_root(f: Callable[[float], float], grid: np.ndarray) -> float | Non
 
 def calibration_from(
     truth: np.ndarray,
-    error: np.ndarray,
-    variance: np.ndarray,
+    u: np.ndarray,
+    sd: np.ndarray,
+    fitted_with: np.ndarray,
     lo: np.ndarray,
     hi: np.ndarray,
     level: float = LEVEL,
 ) -> tuple[float, np.ndarray]:
-    """κ and D (P,) from the truths ``truth`` (K, P), posterior errors ``error`` (K, P) and posterior
-    variances at κ = 1 ``variance`` (K, P), with the prior box [``lo``, ``hi``] (P,), in the parameters'
-    units (squared for D); see the module."""
+    """κ and D (P,) from the truths ``truth``, the posterior fractions below them ``u`` and the posterior
+    sds ``sd`` (K, P) of fits made with the factors ``fitted_with`` (K,) in the prior box [``lo``, ``hi``]
+    (P,), in the parameters' units (squared for D); see the module."""
     target = norm.ppf(0.5 + level / 2)
-    centre = truth - error
+    u = np.clip(u, 1e-6, 1 - 1e-6)
+    parents = [cut_parent(truth[:, i], u[:, i], sd[:, i], lo[i], hi[i]) for i in range(truth.shape[1])]
+    run = np.asarray(fitted_with, float)
 
     def excess(i: int, kappa: float, d: float) -> float:
-        fraction = box_fraction_below(truth[:, i], centre[:, i], np.sqrt(kappa * variance[:, i] + d),
-                                      lo[i], hi[i])
+        centre, sigma = parents[i]
+        fraction = box_fraction_below(truth[:, i], centre, sigma * np.sqrt(kappa / run), lo[i], hi[i], d)
         return float(np.quantile(np.abs(norm.ppf(fraction)), level)) - target
 
     alone = np.array([_smallest_root(lambda k, i=i: excess(i, k, 0.0), _KAPPA_GRID) or np.inf
-                      for i in range(error.shape[1])])
+                      for i in range(truth.shape[1])])
     if not np.isfinite(alone).any():
         raise InputError("no factor κ up to 100 makes the coverage of any parameter nominal; expected "
                          "validations whose fits scatter about their truths")
     kappa = float(alone.min())
-    extra = np.zeros(error.shape[1])
+    extra = np.zeros(truth.shape[1])
     for i in np.flatnonzero(alone > kappa):
-        # up to 4 × the box width², or × the variance beyond which every |error| is inside the interval
-        grid = _D_GRID * min(float(hi[i] - lo[i]) ** 2, float(np.abs(error[:, i]).max() / target) ** 2)
+        # up to 4 × the box width², or × (the widest parent's range over the target)²
+        error = np.abs(truth[:, i] - parents[i][0]) + parents[i][1]
+        grid = _D_GRID * min(float(hi[i] - lo[i]) ** 2, float(error.max() / target) ** 2)
         root = _smallest_root(lambda d, i=i: excess(i, kappa, d), grid)
         extra[i] = root if root is not None else grid[np.argmin([abs(excess(i, kappa, d)) for d in grid])]
     return kappa, extra
@@ -262,7 +316,7 @@ def add_covariance_scale(
     if not entry:
         raise InputError(f"{artifact}: no emulator_error entry (run `iaemu calibrate-error` first)")
     training = (doc.get("training") or {}).get("data", {}).get("sha256")
-    truths, errors, variances, runs = [], [], [], []
+    truths, fractions, sds, fitted, runs = [], [], [], [], []
     for validation in validations:
         names, truth, u, sd, run = read_validation(validation)
         if names != list(emulator.param_names):
@@ -273,13 +327,14 @@ def add_covariance_scale(
                              "independent mocks")
         scale = _fitted_scale(run, emulator, validation)
         truths.append(truth)
-        errors.append(norm.ppf(np.clip(u, 1e-6, 1 - 1e-6)) * sd)
-        variances.append(sd**2 / scale)
+        fractions.append(u)
+        sds.append(sd)
+        fitted.append(np.full(len(u), scale))
         runs.append({"emulator_digest": run.get("emulator_digest"),
                      "mocks_sha256": run.get("held_out_sha256"),
                      "injections": int(u.shape[0]), "fitted_with_scale": scale})
-    kappa, extra = calibration_from(np.vstack(truths), np.vstack(errors), np.vstack(variances),
-                                    emulator.prior_lo, emulator.prior_hi)
+    kappa, extra = calibration_from(np.vstack(truths), np.vstack(fractions), np.vstack(sds),
+                                    np.concatenate(fitted), emulator.prior_lo, emulator.prior_hi)
     before = entry.get("covariance_scale")
     entry["covariance_scale"] = {
         "value": round(kappa, 4),
