@@ -23,16 +23,16 @@ one parameter without the others. (Held as ``J D Jᵀ`` in the covariance, the s
 model's posterior alike, but NUTS along the HOD ridge and against the box widened σ_logM not at all and
 log M1 by a third of that: README, "Calibrating the IA fit".)
 
-Estimator (:func:`calibration_from`): each injection's posterior fraction below the truth ``u`` becomes
-the error ``e = Φ⁻¹(u) s`` of a Gaussian posterior of sd ``s`` centred at ``truth − e``, and ``v = s² /
-κ_run`` is the posterior variance the fit would have with κ = 1 (κ_run: the κ the injection was fitted
-with). Under (κ, D_i) that Gaussian has variance κ v + D_i and, as the shifted draws are, is cut to the
-prior box; its fraction below the truth is :func:`box_fraction_below`. Per parameter, κ_i is the smallest
-factor that alone makes the 68% quantile of |Φ⁻¹(that fraction)| over the injections equal Φ⁻¹(0.84)
-(central-68% coverage nominal). κ is the smallest κ_i, and D_i ≥ 0 the smallest variance that does the
-same for every other parameter: none is widened more than it needs. Where no D does (a parameter the data
-hardly constrain, whose posterior is nearly its prior, covers as its truths sit in the box), D_i is the
-one that brings its coverage nearest nominal. The cut matters: a posterior as wide as its box cannot
+Estimator (:func:`calibration_from`): each injection's fit, of posterior sd ``s`` with a fraction ``u`` of
+its draws below the truth, stands for the Gaussian whose cut to the prior box has that sd and that
+fraction (:func:`cut_parent`). Under (κ, D_i) its width grows by √(κ / κ_run) (κ_run: the κ the injection
+was fitted with), and it is shifted by N(0, D_i) and cut to the box again, as the shifted draws are; its
+fraction below the truth is :func:`box_fraction_below`. Per parameter, κ_i is the smallest factor that
+alone makes the 68% quantile of |Φ⁻¹(that fraction)| over the injections equal Φ⁻¹(0.84) (central-68%
+coverage nominal). κ is the smallest κ_i, and D_i ≥ 0 the smallest variance that does the same for every
+other parameter: none is widened more than it needs. Where no D does (a parameter the data hardly
+constrain, whose posterior is nearly its prior, covers as its truths sit in the box), D_i is the one that
+brings its coverage nearest nominal. The cut matters: a posterior as wide as its box cannot
 widen by D, and on the shipped emulator an estimator without it left σ_logM and log M1 covering 0.09 and
 0.18 below what it assumed (README, "Calibrating the IA fit"). The smallest of P noisy factors comes out
 low when the injections are few (D then carries more of the widening). In a fit with some parameters
@@ -81,7 +81,7 @@ def _bisect(excess: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.n
             steps: int = 45) -> np.ndarray:
     """Elementwise x in [lo, hi] where ``excess`` (decreasing in x) crosses 0, by bisection (an end of the
     bracket where it does not cross)."""
-    lo, hi = (np.array(np.broadcast_arrays(lo, hi)[k], float) for k in (0, 1))
+    lo, hi = (np.array(end, float) for end in np.broadcast_arrays(lo, hi))
     for _ in range(steps):
         mid = 0.5 * (lo + hi)
         above = excess(mid) > 0
