@@ -54,7 +54,7 @@ from inference.ia.held_out import HeldOut, read_held_out
 from inference.ia.likelihood import IALikelihood
 from inference.ia.mode_search import from_box, likelihood_mode_finder, logit_log_posterior, to_box
 from inference.ia.observations import STATISTICS
-from inference.ia.validation.report import LEVELS
+from inference.ia.validation.report import LEVELS, inside
 from inference.ia.validation.run import ValidationSettings, choose_injections, injection_likelihood
 
 HELD_OUT = Path(__file__).parent / "held_out_wide.h5"  # the shipped emulator's world
@@ -232,11 +232,11 @@ def laplace_forecast(like: IALikelihood, held: HeldOut) -> dict:
     u = np.array([fit(held.params[row], held.realisations[row, one].reshape(-1))
                   for row, one in zip(pick, real, strict=True)])
     u = u[np.isfinite(u).all(axis=1)]
-    inside = {level: np.abs(u - 0.5) <= level / 2 for level in LEVELS}
+    covered = {level: inside(u, level) for level in LEVELS}
     return {"what": "laplace_forecast", "injections": len(u), "kappa": like.covariance_scale,
             "coverage": {f"{level:g}": dict(zip(like.space.names, a.mean(axis=0).round(3).tolist(),
-                                                strict=True)) for level, a in inside.items()},
-            "pooled": {f"{level:g}": round(float(a.mean()), 3) for level, a in inside.items()}}
+                                                strict=True)) for level, a in covered.items()},
+            "pooled": {f"{level:g}": round(float(a.mean()), 3) for level, a in covered.items()}}
 
 
 MEASUREMENTS = ("chi2_at_truth", "support", "freeze_point", "emulator_bias", "linear_forecast",

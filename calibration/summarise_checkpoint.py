@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from emulators.ia.default_emulator import default_emulator_path
-from inference.ia.validation.report import LEVELS
+from inference.ia.validation.report import LEVELS, inside
 from inference.ia.validation.retry import needs_retry
 from inference.ia.validation.settings import ValidationSettings
 
@@ -66,11 +66,11 @@ def main(folder: Path) -> None:
     head, rule = ("| SBC χ² p |", "| --- |") if sbc else ("|", "|")
     print(f"\n| parameter | 68% coverage | 95% coverage | largest R-hat {head}")
     print(f"| --- | --- | --- | --- {rule}")
-    inside = {level: np.abs(u - 0.5) <= level / 2 for level in LEVELS}
+    covered = {level: inside(u, level) for level in LEVELS}
     for i, name in enumerate(NAMES):
-        cover = " | ".join(f"{inside[level][:, i].mean():.3f}" for level in LEVELS)
+        cover = " | ".join(f"{covered[level][:, i].mean():.3f}" for level in LEVELS)
         print(f"| {name} | {cover} | {r_hat[:, i].max():.5f} |" + (f" {sbc[i]:.3f} |" if sbc else ""))
-    print(f"| pooled | {' | '.join(f'{inside[level].mean():.3f}' for level in LEVELS)} | {worst.max():.5f} |"
+    print(f"| pooled | {' | '.join(f'{covered[level].mean():.3f}' for level in LEVELS)} | {worst.max():.5f} |"
           + (" |" if sbc else ""))
     draws, counts = np.unique(cat["draws"].astype(int), return_counts=True)
     refits = cat["retried"].astype(int)

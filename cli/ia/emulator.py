@@ -105,6 +105,8 @@ def calibrate_scale(
     widened = ", ".join(f"{n} {d ** 0.5:.3g}" for n, d in entry["parameter_variance"].items() if d > 0)
     print(f"covariance scale κ {entry['value']:.4f}, parameter sd √D: {widened or 'none'} (from "
           f"{' + '.join(map(str, entry['injections']))} injections × {entry['parameters']} parameters)")
+    covered = ", ".join(f"{n} {c68:.3f}/{c95:.3f}" for n, (c68, c95) in entry["coverage_68_95"].items())
+    print(f"their coverage with these, 68%/95%: {covered}")
     print(f"wrote {emulator}")
 
 

@@ -61,6 +61,7 @@ from scipy.stats import norm, truncnorm
 from common.atomic import atomic_file
 from common.errors import InputError
 from emulators.artifact_files import EMULATOR_JSON
+from inference.ia.validation.report import LEVELS, inside
 
 if TYPE_CHECKING:
     from inference.ia.emulator_jax import JaxEmulator
@@ -153,19 +154,22 @@ def calibration_from(
     lo: np.ndarray,
     hi: np.ndarray,
     level: float = LEVEL,
-) -> tuple[float, np.ndarray]:
+) -> tuple[float, np.ndarray, np.ndarray]:
     """κ and D (P,) from the truths ``truth``, the posterior fractions below them ``u`` and the posterior
     sds ``sd`` (K, P) of fits made with the factors ``fitted_with`` (K,) in the prior box [``lo``, ``hi``]
-    (P,), in the parameters' units (squared for D); see the module."""
+    (P,), in the parameters' units (squared for D), and the coverage (P, 2) of the central 68% and 95%
+    intervals that they give these fits; see the module."""
     target = norm.ppf(0.5 + level / 2)
     u = np.clip(u, 1e-6, 1 - 1e-6)
     parents = [cut_parent(truth[:, i], u[:, i], sd[:, i], lo[i], hi[i]) for i in range(truth.shape[1])]
     run = np.asarray(fitted_with, float)
 
-    def excess(i: int, kappa: float, d: float) -> float:
+    def fraction(i: int, kappa: float, d: float) -> np.ndarray:
         centre, sigma = parents[i]
-        fraction = box_fraction_below(truth[:, i], centre, sigma * np.sqrt(kappa / run), lo[i], hi[i], d)
-        return float(np.quantile(np.abs(norm.ppf(fraction)), level)) - target
+        return box_fraction_below(truth[:, i], centre, sigma * np.sqrt(kappa / run), lo[i], hi[i], d)
+
+    def excess(i: int, kappa: float, d: float) -> float:
+        return float(np.quantile(np.abs(norm.ppf(fraction(i, kappa, d))), level)) - target
 
     alone = np.array([_smallest_root(lambda k, i=i: excess(i, k, 0.0), _KAPPA_GRID) or np.inf
                       for i in range(truth.shape[1])])
@@ -180,7 +184,9 @@ def calibration_from(
         grid = _D_GRID * min(float(hi[i] - lo[i]) ** 2, float(error.max() / target) ** 2)
         root = _smallest_root(lambda d, i=i: excess(i, kappa, d), grid)
         extra[i] = root if root is not None else grid[np.argmin([abs(excess(i, kappa, d)) for d in grid])]
-    return kappa, extra
+    coverage = np.array([[inside(fraction(i, kappa, extra[i]), a).mean() for a in LEVELS]
+                         for i in range(truth.shape[1])])
+    return kappa, extra, coverage
 
 
 def shifted_draws(
@@ -333,13 +339,15 @@ def add_covariance_scale(
         runs.append({"emulator_digest": run.get("emulator_digest"),
                      "mocks_sha256": run.get("held_out_sha256"),
                      "injections": int(u.shape[0]), "fitted_with_scale": scale})
-    kappa, extra = calibration_from(np.vstack(truths), np.vstack(fractions), np.vstack(sds),
-                                    np.concatenate(fitted), emulator.prior_lo, emulator.prior_hi)
+    kappa, extra, coverage = calibration_from(np.vstack(truths), np.vstack(fractions), np.vstack(sds),
+                                              np.concatenate(fitted), emulator.prior_lo, emulator.prior_hi)
     before = entry.get("covariance_scale")
     entry["covariance_scale"] = {
         "value": round(kappa, 4),
         "parameter_variance": dict(zip(emulator.param_names, (float(f"{d:.4g}") for d in extra),
                                        strict=True)),
+        "coverage_68_95": {name: [round(float(c), 3) for c in row]  # of these fits, under this κ and D
+                           for name, row in zip(emulator.param_names, coverage, strict=True)},
         "injections": [r["injections"] for r in runs],
         "parameters": len(emulator.param_names),
         "validations": runs,

@@ -22,6 +22,11 @@ LEVELS = (0.68, 0.95)
 RANK_BINS = 10
 
 
+def inside(u: np.ndarray, level: float) -> np.ndarray:
+    """Whether the central ``level`` interval holds the truth, from the posterior fractions ``u`` below it."""
+    return np.abs(np.asarray(u) - 0.5) <= level / 2
+
+
 def coverage_report(res: InjectionResults) -> dict:
     """Per parameter: 68/95% coverage (with binomial standard errors), SBC chi-square p-value, R-hat."""
     k = len(res.truth)
@@ -29,8 +34,7 @@ def coverage_report(res: InjectionResults) -> dict:
     for i, name in enumerate(res.names):
         row = {}
         for level in LEVELS:
-            inside = np.abs(res.u[:, i] - 0.5) <= level / 2
-            row[f"coverage_{round(level * 100)}"] = float(inside.mean())
+            row[f"coverage_{round(level * 100)}"] = float(inside(res.u[:, i], level).mean())
             row[f"coverage_{round(level * 100)}_se"] = float(np.sqrt(level * (1 - level) / k))
         counts = np.histogram(res.rank[:, i], bins=RANK_BINS, range=(-0.5, res.n_ranks + 0.5))[0]
         row["sbc_chi2_p"] = float(chisquare(counts).pvalue)
@@ -93,7 +97,7 @@ def _plots(out: Path, res: InjectionResults) -> None:
     band = np.sqrt(levels * (1 - levels) / k)
     ax.fill_between(levels, levels - 2 * band, levels + 2 * band, color="0.85", label="±2σ (binomial)")
     for i, name in enumerate(res.names):
-        ax.plot(levels, [(np.abs(res.u[:, i] - 0.5) <= a / 2).mean() for a in levels], label=name, lw=1)
+        ax.plot(levels, [inside(res.u[:, i], a).mean() for a in levels], label=name, lw=1)
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set_xlabel("nominal coverage of the central interval")
     ax.set_ylabel("empirical coverage")

@@ -286,6 +286,10 @@ def test_calibrate_scale_writes_kappa_and_d_and_the_emulator_loads_them(
     scale = after.doc["emulator_error"]["covariance_scale"]
     assert after.covariance_scale == pytest.approx(2.0, rel=0.05)
     np.testing.assert_allclose(after.parameter_variance, extra, atol=0.004)
+    # the 5000 fits' own 68% coverage under the stored κ and D, printed and stored: nominal
+    stored = np.array(list(scale["coverage_68_95"].values()))
+    np.testing.assert_allclose(stored[:, 0], 0.68, atol=0.01)
+    assert f"{names[-1]} {stored[-1, 0]:.3f}/{stored[-1, 1]:.3f}" in result.stdout
     assert [v["fitted_with_scale"] for v in scale["validations"]] == [1.0, 1.5]
     assert scale["previous"] == {"value": 1.5, "injections": 10}
     assert scale_steps(scale) == [3000, 2000]
