@@ -1,5 +1,5 @@
 """Why the 7-parameter posteriors of single held-out realisations are too narrow: six measurements on the
-held-out file, printed as one JSON line each (README, "Calibrating the IA fit").
+held-out file, printed as one JSON line each (docs/ia_fit_calibration.md).
 
     python calibration/noise_diagnostics.py [--injections 20] [--emulator DIR --held-out FILE]
 
@@ -28,8 +28,8 @@ were measured on the emulator shipped before it and ``held_out_default.h5`` (the
   minutes), for the same 200-injection choice: per injection the mode of the likelihood whose covariance
   follows θ, found by local ascent from the truth (the fit searches the whole box), the covariance held there
   (times κ), Gauss-Newton to the held likelihood's mode, and its Laplace sd widened by D; the truth's place
-  ``u`` in that Gaussian cut to the prior box, per parameter; coverage as the run counts it (README,
-  "Calibrating the IA fit", has how it compares with NUTS).
+  ``u`` in that Gaussian cut to the prior box, per parameter; coverage as the run counts it
+  (docs/ia_fit_calibration.md has how it compares with NUTS).
 
 ``--only NAME`` runs one of them.
 """

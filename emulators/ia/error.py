@@ -23,7 +23,7 @@ realisation's ``χ² = z^T M^-1 z`` with ``M = C + E + diag(v_epi / σ²)``, as 
 likelihood multiplies the emulator covariance by it
 (:meth:`inference.ia.likelihood.IALikelihood.model_covariance`). It is off by default: on the shipped
 emulator it brings χ²/K to 0.99-1.04 in every fifth of log M1 of the held-out file, but leaves the NUTS
-posteriors of the calibration injections as they were (README, "Calibrating the IA fit").
+posteriors of the calibration injections as they were (docs/ia_fit_calibration.md).
 
 Usage::
 

@@ -42,7 +42,7 @@ posterior draws: :mod:`inference.ia.posterior_calibration`); the varying form an
 neither. A
 Gaussian whose covariance follows θ draws information from the covariance itself, through ``log det Σ(θ)`` and
 ``d^T Σ(θ)^-1 d``, that the data do not hold (Carron 2013, A&A 551, A88); with a learned σ(θ) part of it is
-the network's noise. The measured effect on held-out mocks is in the README ("Calibrating the IA fit").
+the network's noise. The measured effect on held-out mocks is in docs/ia_fit_calibration.md.
 
 ξ space (``xi_space``): ``linear`` or ``log``. In log space the data become log ξ with covariance
 ``C / (ξ ξ^T)`` and the model log ξ̄ with variance ``v / ξ̄²`` (delta method; ξ must be positive).

@@ -13,7 +13,7 @@ or ``entry = add_covariance_scale("emu/", ["cal1/", "cal2/"])``. The fit then ho
 a Gaussian of variance D (:func:`shifted_draws`).
 
 Why: the posteriors of single held-out realisations were too narrow, with the truth outside the central
-68% interval for 35–45% of injections per parameter (README, "Calibrating the IA fit"), while the
+68% interval for 35–45% of injections per parameter (docs/ia_fit_calibration.md), while the
 likelihood at the truth is calibrated bin by bin. The misses come from the non-linear fit, which no
 per-bin measurement sees, and on the shipped emulator they differ between parameters: at the κ that made
 the pooled coverage nominal, log Mmin covered 0.84 and log M1 0.59. D models the emulator's error as a
@@ -21,7 +21,7 @@ Gaussian shift of the parameters: the data follow the emulator at θ + δ, δ ~ 
 is the fit's posterior convolved with N(0, D) and cut to the prior box, whatever its shape, which widens
 one parameter without the others. (Held as ``J D Jᵀ`` in the covariance, the same shift widens a linear
 model's posterior alike, but NUTS along the HOD ridge and against the box widened σ_logM not at all and
-log M1 by a third of that: README, "Calibrating the IA fit".)
+log M1 by a third of that: docs/ia_fit_calibration.md.)
 
 Estimator (:func:`calibration_from`): each injection's fit, of posterior sd ``s`` with a fraction ``u`` of
 its draws below the truth, stands for the Gaussian whose cut to the prior box has that sd and that
@@ -34,7 +34,7 @@ other parameter: none is widened more than it needs. Where no D does (a paramete
 constrain, whose posterior is nearly its prior, covers as its truths sit in the box), D_i is the one that
 brings its coverage nearest nominal. The cut matters: a posterior as wide as its box cannot
 widen by D, and on the shipped emulator an estimator without it left σ_logM and log M1 covering 0.09 and
-0.18 below what it assumed (README, "Calibrating the IA fit"). The smallest of P noisy factors comes out
+0.18 below what it assumed (docs/ia_fit_calibration.md). The smallest of P noisy factors comes out
 low when the injections are few (D then carries more of the widening). In a fit with some parameters
 fixed, only the free ones are shifted.
 
