@@ -47,6 +47,10 @@ def show() -> None:
         if widened:
             print("parameter sd √D held beside it: "
                   + ", ".join(f"{n} {d ** 0.5:.3g}" for n, d in widened.items()))
+        coverage = (scale or {}).get("coverage_68_95")
+        if coverage:
+            print("their coverage of those injections, 68%/95%: "
+                  + ", ".join(f"{n} {c68:.3f}/{c95:.3f}" for n, (c68, c95) in coverage.items()))
 
 
 @app.command("install")

@@ -69,6 +69,8 @@ def test_show_prints_the_shipped_covariance_scale() -> None:
     widened = {n: d for n, d in (scale.get("parameter_variance") or {}).items() if d > 0}
     for name, variance in widened.items():
         assert f"{name} {variance ** 0.5:.3g}" in result.stdout
+    for name, (c68, c95) in (scale.get("coverage_68_95") or {}).items():  # calibrations that store it
+        assert f"{name} {c68:.3f}/{c95:.3f}" in result.stdout
 
 
 def test_missing_default_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
