@@ -3,8 +3,9 @@ held-out file, printed as one JSON line each (docs/ia_fit_calibration.md).
 
     python calibration/noise_diagnostics.py [--injections 20] [--emulator DIR --held-out FILE]
 
-By default on the shipped emulator and its world's held-out file (``held_out_wide.h5``); the README's figures
-were measured on the emulator shipped before it and ``held_out_default.h5`` (the README says how to get it).
+By default on the shipped emulator and its world's held-out file (``held_out_wide.h5``); the figures in
+docs/ia_fit_calibration.md were measured on the emulator shipped before it and ``held_out_default.h5`` (that
+document says how to get the emulator; calibration/README.md describes the file).
 
 - ``chi2_at_truth``: the χ² per bin, χ²/K, of each usable realisation under the shipped emulator's
   covariance at its true parameters (noise correlation, ensemble variance and excess error E), against

@@ -129,9 +129,9 @@ def box_fraction_below(
         nodes = centre[:, None] + sigma[:, None] * norm.ppf(np.clip(start + _NODES * mass, 1e-15, 1 - 1e-15))
         nodes = np.clip(nodes, lo, hi)
         spread = np.sqrt(extra)
-        inside = norm.cdf((hi - nodes) / spread) - norm.cdf((lo - nodes) / spread)
+        in_box = norm.cdf((hi - nodes) / spread) - norm.cdf((lo - nodes) / spread)
         below = norm.cdf((truth[:, None] - nodes) / spread) - norm.cdf((lo - nodes) / spread)
-        fraction = below.sum(axis=1) / inside.sum(axis=1)
+        fraction = below.sum(axis=1) / in_box.sum(axis=1)
     return np.clip(fraction, 1e-12, 1 - 1e-12)
 
 
@@ -158,7 +158,8 @@ def calibration_from(
     """κ and D (P,) from the truths ``truth``, the posterior fractions below them ``u`` and the posterior
     sds ``sd`` (K, P) of fits made with the factors ``fitted_with`` (K,) in the prior box [``lo``, ``hi``]
     (P,), in the parameters' units (squared for D), and the coverage (P, 2) of the central 68% and 95%
-    intervals that they give these fits; see the module."""
+    intervals that they give these fits, as the estimator's model of each fit (not a refit) has it; see
+    the module."""
     target = norm.ppf(0.5 + level / 2)
     u = np.clip(u, 1e-6, 1 - 1e-6)
     parents = [cut_parent(truth[:, i], u[:, i], sd[:, i], lo[i], hi[i]) for i in range(truth.shape[1])]
@@ -197,9 +198,9 @@ def shifted_draws(
     by drawing among its accepted draws, in order; returns them and, per chain, the index (C, N) of the
     draw each came from (for the sampler's statistics). A chain with no draw left in the box: InputError."""
     moved = draws + rng.standard_normal(draws.shape) * np.sqrt(np.asarray(extra, float))
-    inside = np.all((moved >= lo) & (moved <= hi), axis=-1)
-    index = np.empty(inside.shape, int)
-    for c, kept in enumerate(inside):
+    in_box = np.all((moved >= lo) & (moved <= hi), axis=-1)
+    index = np.empty(in_box.shape, int)
+    for c, kept in enumerate(in_box):
         accepted = np.flatnonzero(kept)
         if accepted.size == 0:
             raise InputError(f"every draw of chain {c} leaves the prior box once shifted by D; expected a D "

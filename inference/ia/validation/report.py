@@ -11,12 +11,15 @@ import csv
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import chisquare
 
 from common.atomic import atomic_directory
-from inference.ia.validation.settings import InjectionResults, ValidationSettings
+
+if TYPE_CHECKING:  # annotations only: the report's helpers stay free of the likelihood (and JAX)
+    from inference.ia.validation.settings import InjectionResults, ValidationSettings
 
 LEVELS = (0.68, 0.95)
 RANK_BINS = 10

@@ -93,3 +93,25 @@ def test_install_refuses_oversized_artifact_and_writes_nothing(tmp_path: Path) -
     (src / "weights.safetensors").write_bytes(b"small")
     assert default.install_default_emulator(src, tmp_path / "metrics.json", dest) == dest
     assert sorted(p.name for p in dest.iterdir()) == ["emulator.json", "metrics.json", "weights.safetensors"]
+
+
+def test_show_prints_the_coverage_a_calibration_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An artifact whose calibration stores the coverage of its calibration fits: show prints each
+    parameter's 68%/95% pair as stored, in the artifact's parameter order."""
+    import shutil
+
+    from cli.ia.default_emulator import show
+
+    copy = tmp_path / "default"
+    shutil.copytree(default.default_emulator_path(), copy)
+    doc = json.loads((copy / "emulator.json").read_text())
+    names = doc["param_names"]
+    stored = {name: [round(0.6 + 0.01 * i, 3), round(0.9 + 0.005 * i, 3)] for i, name in enumerate(names)}
+    doc["emulator_error"]["covariance_scale"]["coverage_68_95"] = stored
+    (copy / "emulator.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(default, "DEFAULT_EMULATOR_DIR", copy)
+    show()
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("their coverage"))
+    assert line.split(": ", 1)[1] == ", ".join(f"{n} {a:.3f}/{b:.3f}" for n, (a, b) in stored.items())
