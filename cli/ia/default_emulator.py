@@ -20,7 +20,7 @@ def show() -> None:
     import json
 
     from emulators.ia.default_emulator import default_emulator_metrics, default_emulator_path
-    from inference.ia.posterior_calibration import scale_steps
+    from inference.ia.posterior_calibration import coverage_text, scale_steps
 
     path = default_emulator_path()
     doc = json.loads((path / EMULATOR_JSON).read_text())
@@ -49,8 +49,7 @@ def show() -> None:
                   + ", ".join(f"{n} {d ** 0.5:.3g}" for n, d in widened.items()))
         coverage = (scale or {}).get("coverage_68_95")
         if coverage:
-            print("their coverage of those injections, 68%/95%: "
-                  + ", ".join(f"{n} {c68:.3f}/{c95:.3f}" for n, (c68, c95) in coverage.items()))
+            print(f"their coverage of those injections, 68%/95%: {coverage_text(coverage)}")
 
 
 @app.command("install")

@@ -99,14 +99,13 @@ def calibrate_scale(
     """Measure the calibration of the fit on validations on independent mocks and store it in the artifact:
     the factor κ on the held emulator covariance and a variance D per parameter that together make each
     parameter's 68% coverage nominal (the calibration before it is kept in the entry)."""
-    from inference.ia.posterior_calibration import add_covariance_scale
+    from inference.ia.posterior_calibration import add_covariance_scale, coverage_text
 
     entry = add_covariance_scale(emulator, validations)
     widened = ", ".join(f"{n} {d ** 0.5:.3g}" for n, d in entry["parameter_variance"].items() if d > 0)
     print(f"covariance scale κ {entry['value']:.4f}, parameter sd √D: {widened or 'none'} (from "
           f"{' + '.join(map(str, entry['injections']))} injections × {entry['parameters']} parameters)")
-    covered = ", ".join(f"{n} {c68:.3f}/{c95:.3f}" for n, (c68, c95) in entry["coverage_68_95"].items())
-    print(f"their coverage with these, 68%/95%: {covered}")
+    print(f"their coverage with these, 68%/95%: {coverage_text(entry['coverage_68_95'])}")
     print(f"wrote {emulator}")
 
 

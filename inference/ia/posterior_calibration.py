@@ -359,6 +359,11 @@ def add_covariance_scale(
     return entry["covariance_scale"]
 
 
+def coverage_text(coverage: dict[str, list[float]]) -> str:
+    """A calibration's stored ``coverage_68_95`` as one line: ``name c68/c95`` per parameter."""
+    return ", ".join(f"{name} {c68:.3f}/{c95:.3f}" for name, (c68, c95) in coverage.items())
+
+
 def scale_steps(scale: dict) -> list[int]:
     """The injections behind an emulator-error entry's ``covariance_scale``: per validation it was measured
     on, or (an entry measured in steps, each on one validation) per step, first step first."""
